@@ -1,0 +1,1 @@
+"""gradloom's CPU backend: numpy arrays, the CPU executor and fast numpy kernels."""

@@ -1,0 +1,111 @@
+"""The interface a device backend implements (numpy on CPUs, cupy on NVIDIA GPUs, ...).
+
+A backend owns its array module (``xp``), transfers to and from the host, device scopes,
+synchronisation and random generators. Core code and operator math only ever talk to a
+``Backend`` and its ``xp``; they never name cupy.
+"""
+import abc
+import contextlib
+
+import numpy as np
+
+
+class Backend(abc.ABC):
+    """Base class for device backends. Subclasses set ``device_type`` and ``package``."""
+
+    #: device type served, as in ``Context(device_type, i)``: "cpu", "gpu"
+    device_type = None
+    #: distribution that provides it (shown by ``gradloom plugins``)
+    package = None
+
+    def __init__(self):
+        self._rngs = {}
+        self._seed = None
+
+    # -- availability -----------------------------------------------------------------
+    def is_available(self):
+        """True when arrays can be created on at least one device of this type."""
+        return self.unavailable_reason is None
+
+    @property
+    def unavailable_reason(self):
+        """``None`` when usable, else a sentence saying why not and what to do."""
+        return None
+
+    @abc.abstractmethod
+    def device_count(self):
+        """Number of devices of this type that can be used."""
+
+    # -- arrays -----------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def xp(self):
+        """The array module (numpy-compatible) of this backend."""
+
+    @abc.abstractmethod
+    def owns(self, array):
+        """True when ``array`` is an array of this backend's array module."""
+
+    @abc.abstractmethod
+    def to_host(self, array):
+        """A numpy copy (or view, on the host backend) of ``array``."""
+
+    @abc.abstractmethod
+    def from_host(self, array, device_id=0):
+        """A new array on device ``device_id`` holding the numpy ``array``."""
+
+    def copy_from_host(self, dst, array):
+        """Copy the numpy ``array`` into the existing device array ``dst`` (no allocation)."""
+        self.xp.copyto(dst, self.xp.asarray(array, dtype=dst.dtype))
+
+    def empty(self, shape, dtype=np.float32, device_id=0):
+        with self.device_scope(device_id):
+            return self.xp.empty(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype=np.float32, device_id=0):
+        with self.device_scope(device_id):
+            return self.xp.zeros(shape, dtype=dtype)
+
+    def device_scope(self, device_id):
+        """Context manager that makes ``device_id`` current (no-op on the host)."""
+        return contextlib.nullcontext()
+
+    def synchronize(self, device_id=None):
+        """Wait until queued work on the device has finished (no-op on the host)."""
+
+    def device_of(self, array):
+        """Index of the device holding ``array``."""
+        return 0
+
+    # -- randomness -------------------------------------------------------------------
+    def seed(self, seed):
+        """Re-seed the generators of every device of this backend."""
+        self._seed = seed
+        self._rngs.clear()
+
+    def rng(self, device_id=0):
+        """The random generator of device ``device_id`` (seeded by ``seed``)."""
+        gen = self._rngs.get(device_id)
+        if gen is None:
+            gen = self._rngs[device_id] = self._make_rng(self._seed, device_id)
+        return gen
+
+    def _make_rng(self, seed, device_id):
+        seq = None if seed is None else [seed, device_id]
+        return np.random.default_rng(seq)
+
+    # -- execution --------------------------------------------------------------------
+    def make_executor(self, plan_args):
+        """Create the executor that runs a bound graph on this backend.
+
+        ``plan_args`` is a ``gradloom.executor.BindRequest``; the generic engine serves every
+        backend, and a backend overrides this to add its own memory, stream or kernel policy.
+        """
+        from .executor.graph_executor import GraphExecutor
+        return GraphExecutor(self, plan_args)
+
+    def describe(self):
+        """One line for ``gradloom backends``."""
+        if self.is_available():
+            return f"{self.device_type}: available, {self.device_count()} device(s)"
+        return f"{self.device_type}: unavailable ({self.unavailable_reason})"

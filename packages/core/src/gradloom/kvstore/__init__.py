@@ -1,0 +1,2 @@
+"""Key-value stores: ``gradloom.kv.create(name)``."""
+from .base import Capability, KVStore

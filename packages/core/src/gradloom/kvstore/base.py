@@ -1,0 +1,101 @@
+"""The key-value store interface: how gradients are aggregated and parameters synchronised.
+
+Stores are created by name through the registry (``gradloom.kv.create('local')``); which
+names exist is decided by plugins (``gradloom_register_kvstores``), never by sniffing the name.
+"""
+import abc
+import enum
+
+
+class Capability(enum.Enum):
+    #: the store can run the optimizer itself (``set_optimizer`` then ``push``/``pull``)
+    OPTIMIZER_ON_STORE = "optimizer_on_store"
+    #: the store spans several processes (ranks) that must agree on every collective
+    DISTRIBUTED = "distributed"
+
+
+class KVStore(abc.ABC):
+    """Base class of every store. Keys are ``str`` or ``int``; values NDArrays (or lists).
+
+    ``push(key, [v_dev0, v_dev1, ...])`` sums the values of all devices (and, for distributed
+    stores, of all workers); ``pull(key, out=[...])`` copies the stored value out.
+    """
+
+    #: the name it was created under ("local", "device", "dist_sync", ...)
+    type = None
+    capabilities = frozenset()
+
+    def __init__(self, name):
+        self.type = name
+        self._updater = None
+        self._optimizer = None
+
+    @property
+    def rank(self):
+        """Index of this worker (0 for single-process stores)."""
+        return 0
+
+    @property
+    def num_workers(self):
+        """Number of workers whose gradients are summed (1 for single-process stores)."""
+        return 1
+
+    def is_capable(self, capability):
+        return capability in self.capabilities
+
+    @abc.abstractmethod
+    def init(self, key, value):
+        """Create keys with initial values (distributed stores broadcast rank 0's values)."""
+
+    @abc.abstractmethod
+    def push(self, key, value, priority=0):
+        """Sum ``value`` (one array or one per device) into the store under ``key``."""
+
+    @abc.abstractmethod
+    def pull(self, key, out=None, priority=0, ignore_sparse=True):
+        """Copy the stored value of ``key`` into ``out`` (one array or one per device)."""
+
+    def pushpull(self, key, value, out=None, priority=0):
+        """``push`` then ``pull``; ``out=None`` writes the result back into ``value``."""
+        self.push(key, value, priority)
+        self.pull(key, out=value if out is None else out, priority=priority)
+
+    def broadcast(self, key, value, out, priority=0):
+        """``init`` then ``pull``: every worker and device ends with rank 0's value."""
+        self.init(key, value)
+        self.pull(key, out=out, priority=priority)
+
+    def allreduce_flat(self, buffer):
+        """Sum the raw backend array ``buffer`` over all workers, in place (Module fast path).
+
+        Single-process stores have nothing to add, so the default leaves it as it is.
+        """
+
+    def barrier(self):
+        """Wait until every worker reaches this point (no-op for one worker)."""
+
+    def set_optimizer(self, optimizer):
+        """Run ``optimizer`` on the store: ``push`` then updates the stored weights."""
+        from ..optimizer import get_updater
+        self._optimizer = optimizer
+        self._updater = get_updater(optimizer)
+
+    def set_gradient_compression(self, compression_params):
+        """Accepted for compatibility; gradients are always sent uncompressed."""
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        from ..base import StateError
+        if self._updater is None:
+            raise StateError("this kvstore has no optimizer: call set_optimizer() first")
+        from ..checkpoint import save_optimizer_states
+        save_optimizer_states(fname, self._updater)
+
+    def load_optimizer_states(self, fname):
+        from ..base import StateError
+        if self._updater is None:
+            raise StateError("this kvstore has no optimizer: call set_optimizer() first")
+        from ..checkpoint import load_optimizer_states
+        load_optimizer_states(fname, self._updater)
+
+    def close(self):
+        """Release resources (communicators); the store is unusable afterwards."""
