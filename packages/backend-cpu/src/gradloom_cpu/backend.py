@@ -21,6 +21,10 @@ class CpuBackend(Backend):
     def device_count(self):
         return os.cpu_count() or 1
 
+    def has_device(self, device_id):
+        # CPU "devices" only tell executors apart; any non-negative id shares host memory
+        return device_id >= 0
+
     def owns(self, array):
         return isinstance(array, np.ndarray)
 

@@ -54,7 +54,20 @@ _SUBMODULES = {
 }
 
 
+# top-level classes MXNet exposes directly: name -> (module, attribute)
+_CLASSES = {
+    "AttrScope": ("gradloom.attribute", "AttrScope"),
+    "NameManager": ("gradloom.name", "NameManager"),
+    "Prefix": ("gradloom.name", "Prefix"),
+}
+
+
 def __getattr__(name):
+    if name in _CLASSES:
+        module_name, attr = _CLASSES[name]
+        value = getattr(importlib.import_module(module_name), attr)
+        globals()[name] = value
+        return value
     target = _SUBMODULES.get(name)
     if target is None:
         raise AttributeError(f"module 'gradloom' has no attribute {name!r}")
@@ -64,4 +77,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_CLASSES))

@@ -36,6 +36,10 @@ class Backend(abc.ABC):
     def device_count(self):
         """Number of devices of this type that can be used."""
 
+    def has_device(self, device_id):
+        """True when ``device_id`` names a usable device of this type."""
+        return 0 <= device_id < self.device_count()
+
     # -- arrays -----------------------------------------------------------------------
     @property
     @abc.abstractmethod
@@ -76,6 +80,40 @@ class Backend(abc.ABC):
     def device_of(self, array):
         """Index of the device holding ``array``."""
         return 0
+
+    # -- cross-device reduction -------------------------------------------------------
+    def reduce_sum_into(self, dst, srcs, src_backends=None):
+        """``dst[...] = sum(srcs)``, in place, where ``dst`` is an array of this backend.
+
+        ``srcs`` may hold ``dst`` itself (then the others are added to it) and arrays of
+        other devices or backends; ``src_backends[i]`` is the backend owning ``srcs[i]``
+        (default: this one). The generic version adds same-device arrays directly and
+        stages the rest through host memory; a device backend overrides it with its fast
+        path (NCCL, peer copies). Kvstores and the Module's gradient summation call this,
+        so they never branch on device types.
+        """
+        xp = self.xp
+        if src_backends is None:
+            src_backends = [self] * len(srcs)
+        started = any(s is dst for s in srcs)
+        here = self.device_of(dst)
+        for src, backend in zip(srcs, src_backends):
+            if src is dst:
+                continue
+            if not (backend is self and self.owns(src) and self.device_of(src) == here):
+                host = src if isinstance(src, np.ndarray) else backend.to_host(src)
+                if not started:   # the first value is copied straight in, no temporary
+                    self.copy_from_host(dst, host)
+                    started = True
+                    continue
+                src = self.from_host(host, here)
+            if started:
+                xp.add(dst, src, out=dst, casting="unsafe")
+            else:
+                xp.copyto(dst, src, casting="unsafe")
+                started = True
+        if not started:
+            dst[...] = 0
 
     # -- randomness -------------------------------------------------------------------
     def seed(self, seed):

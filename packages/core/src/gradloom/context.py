@@ -51,10 +51,10 @@ class Context:
         reason = backend.unavailable_reason
         if reason is not None:
             raise BackendUnavailableError(f"context {self} cannot be used: {reason}")
-        count = backend.device_count()
-        if self.device_id >= count and self.device_type != "cpu":
+        if not backend.has_device(self.device_id):
             raise BackendUnavailableError(
-                f"context {self} does not exist: {count} {self.device_type} device(s) found")
+                f"context {self} does not exist: {backend.device_count()} {self.device_type} "
+                f"device(s) found")
         return backend
 
     def __hash__(self):

@@ -71,6 +71,13 @@ class KVStore(abc.ABC):
         Single-process stores have nothing to add, so the default leaves it as it is.
         """
 
+    def broadcast_flat(self, buffer, root=0):
+        """Overwrite the raw array ``buffer`` with rank ``root``'s copy, in place (Module fast
+        path: every worker starts from the same parameters).
+
+        Single-process stores hold the only copy, so the default leaves it as it is.
+        """
+
     def barrier(self):
         """Wait until every worker reaches this point (no-op for one worker)."""
 
@@ -87,15 +94,18 @@ class KVStore(abc.ABC):
         from ..base import StateError
         if self._updater is None:
             raise StateError("this kvstore has no optimizer: call set_optimizer() first")
-        from ..checkpoint import save_optimizer_states
-        save_optimizer_states(fname, self._updater)
+        # the updater's bytes are gradloom's state container (never a pickle)
+        from ..fileio import atomic_write
+        data = self._updater.get_states(dump_optimizer)
+        with atomic_write(fname, "wb") as fobj:
+            fobj.write(data)
 
     def load_optimizer_states(self, fname):
         from ..base import StateError
         if self._updater is None:
             raise StateError("this kvstore has no optimizer: call set_optimizer() first")
-        from ..checkpoint import load_optimizer_states
-        load_optimizer_states(fname, self._updater)
+        from ..fileio import read_bytes_checked
+        self._updater.set_states(read_bytes_checked(fname, "optimizer-state file"))
 
     def close(self):
         """Release resources (communicators); the store is unusable afterwards."""

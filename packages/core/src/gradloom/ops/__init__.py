@@ -1,7 +1,8 @@
 """Operators: each defined once (``OpDef`` + generic ``Kernel``), for every backend."""
 from .opdef import REQUIRED, Attrs, Kernel, OpDef, Param, assign
 
-_OP_MODULES = ()
+_OP_MODULES = ("structural", "elementwise", "activation", "reduce", "dense", "conv",
+               "pooling", "norm", "dropout", "loss")
 
 
 def all_ops():

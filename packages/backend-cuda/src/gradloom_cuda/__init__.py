@@ -1,0 +1,1 @@
+"""gradloom's CUDA backend: cupy arrays on NVIDIA GPUs."""

@@ -1,0 +1,197 @@
+"""Elementwise math written once, as ``out=`` functions over ``xp``.
+
+Each table maps a name to ``(forward, backward)``. Forward functions write ``out``;
+backward functions write the input gradient into ``out`` from the input ``x``, the output
+``y`` and the output gradient ``g``. Operators (``Activation``, ``relu``, ``_mul_scalar``,
+``elemwise_mul``, ``broadcast_mul``...) pick their math from here so it lives in one place.
+"""
+
+
+# -- unary: f(x) ------------------------------------------------------------------------
+def _relu(xp, x, out):
+    xp.maximum(x, 0, out=out)
+
+
+def _relu_grad(xp, x, y, g, out):
+    xp.multiply(g, x > 0, out=out)
+
+
+def _sigmoid(xp, x, out):
+    # 0.5 * (1 + tanh(x / 2)): no overflow for large |x|, unlike 1 / (1 + exp(-x))
+    xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+
+
+def _sigmoid_grad(xp, x, y, g, out):
+    xp.subtract(1, y, out=out)
+    out *= y
+    out *= g
+
+
+def _tanh(xp, x, out):
+    xp.tanh(x, out=out)
+
+
+def _tanh_grad(xp, x, y, g, out):
+    xp.multiply(y, y, out=out)
+    xp.subtract(1, out, out=out)
+    out *= g
+
+
+def _softrelu(xp, x, out):
+    xp.logaddexp(x, 0, out=out)  # log(1 + e^x) without overflow
+
+
+def _softrelu_grad(xp, x, y, g, out):
+    # d/dx log(1+e^x) = sigmoid(x) = 1 - e^-y
+    xp.negative(y, out=out)
+    xp.expm1(out, out=out)
+    xp.negative(out, out=out)
+    out *= g
+
+
+def _softsign(xp, x, out):
+    xp.abs(x, out=out)
+    out += 1
+    xp.divide(x, out, out=out)
+
+
+def _softsign_grad(xp, x, y, g, out):
+    xp.abs(x, out=out)
+    out += 1
+    xp.multiply(out, out, out=out)
+    xp.divide(g, out, out=out)
+
+
+def _exp_grad(xp, x, y, g, out):
+    xp.multiply(g, y, out=out)
+
+
+def _log_grad(xp, x, y, g, out):
+    xp.divide(g, x, out=out)
+
+
+def _sqrt_grad(xp, x, y, g, out):
+    xp.multiply(y, 2, out=out)
+    xp.divide(g, out, out=out)
+
+
+def _square_grad(xp, x, y, g, out):
+    xp.multiply(x, 2, out=out)
+    out *= g
+
+
+def _abs_grad(xp, x, y, g, out):
+    xp.sign(x, out=out)
+    out *= g
+
+
+def _negative_grad(xp, x, y, g, out):
+    xp.negative(g, out=out)
+
+
+UNARY = {
+    "relu": (_relu, _relu_grad),
+    "sigmoid": (_sigmoid, _sigmoid_grad),
+    "tanh": (_tanh, _tanh_grad),
+    "softrelu": (_softrelu, _softrelu_grad),
+    "softsign": (_softsign, _softsign_grad),
+    "exp": (lambda xp, x, out: xp.exp(x, out=out), _exp_grad),
+    "log": (lambda xp, x, out: xp.log(x, out=out), _log_grad),
+    "sqrt": (lambda xp, x, out: xp.sqrt(x, out=out), _sqrt_grad),
+    "square": (lambda xp, x, out: xp.multiply(x, x, out=out), _square_grad),
+    "abs": (lambda xp, x, out: xp.abs(x, out=out), _abs_grad),
+    "negative": (lambda xp, x, out: xp.negative(x, out=out), _negative_grad),
+}
+
+
+# -- scalar: f(x, s) --------------------------------------------------------------------
+def _copy_grad(xp, x, y, g, s, out):
+    xp.copyto(out, g)
+
+
+def _neg_grad(xp, x, y, g, s, out):
+    xp.negative(g, out=out)
+
+
+def _rdiv_grad(xp, x, y, g, s, out):
+    # d(s/x)/dx = -s/x^2 = -y/x
+    xp.divide(y, x, out=out)
+    xp.negative(out, out=out)
+    out *= g
+
+
+def _power_grad(xp, x, y, g, s, out):
+    xp.power(x, s - 1, out=out)
+    out *= s
+    out *= g
+
+
+def _rpower_grad(xp, x, y, g, s, out):
+    import math
+    xp.multiply(y, math.log(s), out=out)
+    out *= g
+
+
+SCALAR = {
+    "_plus_scalar": (lambda xp, x, s, out: xp.add(x, s, out=out), _copy_grad),
+    "_minus_scalar": (lambda xp, x, s, out: xp.subtract(x, s, out=out), _copy_grad),
+    "_rminus_scalar": (lambda xp, x, s, out: xp.subtract(s, x, out=out), _neg_grad),
+    "_mul_scalar": (lambda xp, x, s, out: xp.multiply(x, s, out=out),
+                    lambda xp, x, y, g, s, out: xp.multiply(g, s, out=out)),
+    "_div_scalar": (lambda xp, x, s, out: xp.divide(x, s, out=out),
+                    lambda xp, x, y, g, s, out: xp.divide(g, s, out=out)),
+    "_rdiv_scalar": (lambda xp, x, s, out: xp.divide(s, x, out=out), _rdiv_grad),
+    "_power_scalar": (lambda xp, x, s, out: xp.power(x, s, out=out), _power_grad),
+    "_rpower_scalar": (lambda xp, x, s, out: xp.power(s, x, out=out), _rpower_grad),
+    "_maximum_scalar": (lambda xp, x, s, out: xp.maximum(x, s, out=out),
+                        lambda xp, x, y, g, s, out: xp.multiply(g, x >= s, out=out)),
+    "_minimum_scalar": (lambda xp, x, s, out: xp.minimum(x, s, out=out),
+                        lambda xp, x, y, g, s, out: xp.multiply(g, x <= s, out=out)),
+}
+
+
+# -- binary: f(a, b); gradients for a and b (shapes equal to the output) ----------------
+def _div_grad_b(xp, a, b, y, g, out):
+    # d(a/b)/db = -a/b^2 = -y/b
+    xp.divide(y, b, out=out)
+    xp.negative(out, out=out)
+    out *= g
+
+
+def _power_grad_a(xp, a, b, y, g, out):
+    xp.subtract(b, 1, out=out)
+    xp.power(a, out, out=out)
+    out *= b
+    out *= g
+
+
+def _power_grad_b(xp, a, b, y, g, out):
+    xp.log(a, out=out)
+    out *= y
+    out *= g
+
+
+BINARY = {
+    "add": (lambda xp, a, b, out: xp.add(a, b, out=out),
+            lambda xp, a, b, y, g, out: xp.copyto(out, g),
+            lambda xp, a, b, y, g, out: xp.copyto(out, g)),
+    "sub": (lambda xp, a, b, out: xp.subtract(a, b, out=out),
+            lambda xp, a, b, y, g, out: xp.copyto(out, g),
+            lambda xp, a, b, y, g, out: xp.negative(g, out=out)),
+    "mul": (lambda xp, a, b, out: xp.multiply(a, b, out=out),
+            lambda xp, a, b, y, g, out: xp.multiply(g, b, out=out),
+            lambda xp, a, b, y, g, out: xp.multiply(g, a, out=out)),
+    "div": (lambda xp, a, b, out: xp.divide(a, b, out=out),
+            lambda xp, a, b, y, g, out: xp.divide(g, b, out=out),
+            _div_grad_b),
+    "maximum": (lambda xp, a, b, out: xp.maximum(a, b, out=out),
+                lambda xp, a, b, y, g, out: xp.multiply(g, a >= b, out=out),
+                lambda xp, a, b, y, g, out: xp.multiply(g, a < b, out=out)),
+    "minimum": (lambda xp, a, b, out: xp.minimum(a, b, out=out),
+                lambda xp, a, b, y, g, out: xp.multiply(g, a <= b, out=out),
+                lambda xp, a, b, y, g, out: xp.multiply(g, a > b, out=out)),
+    "power": (lambda xp, a, b, out: xp.power(a, b, out=out), _power_grad_a, _power_grad_b),
+}

@@ -1,0 +1,122 @@
+"""Adam and AdamW (decoupled weight decay)."""
+import math
+
+from .optimizer import Optimizer, register
+
+__all__ = ["Adam", "AdamW", "Adamax"]
+
+
+class _AdamBase(Optimizer):
+    num_state_slots = 2        # mean, variance
+    single_state = False
+    default_learning_rate = 0.001
+
+    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 lazy_update=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lazy_update = lazy_update
+
+    def _own_hyper_params(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon,
+                "lazy_update": self.lazy_update}
+
+    def _moments_step(self, xp, weight, grad, state, lr, t):
+        """Moments from the prepared ``grad``, then ``w -= lr_t * m / (sqrt(v) + eps)``."""
+        mean, var, tmp = state
+        b1, b2 = self.beta1, self.beta2
+        xp.multiply(mean, b1, out=mean)
+        xp.multiply(grad, 1.0 - b1, out=tmp)
+        xp.add(mean, tmp, out=mean)
+        xp.multiply(grad, grad, out=grad)
+        xp.multiply(grad, 1.0 - b2, out=grad)
+        xp.multiply(var, b2, out=var)
+        xp.add(var, grad, out=var)
+        # bias correction folded into the step size; eps stays outside it (MXNet)
+        coef = math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        xp.sqrt(var, out=tmp)
+        xp.add(tmp, self.epsilon, out=tmp)
+        xp.divide(mean, tmp, out=tmp)
+        xp.multiply(tmp, coef, out=tmp)
+        xp.multiply(tmp, lr, out=tmp)
+        xp.subtract(weight, tmp, out=weight)
+
+
+@register
+class Adam(_AdamBase):
+    """Adam (MXNet's rule): weight decay joins the gradient before clipping.
+
+    ``gg = clip(r*g + wd*w); m = b1*m + (1-b1)*gg; v = b2*v + (1-b2)*gg^2;
+    w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v) + eps)``.
+    """
+
+    def step(self, xp, weight, grad, state, lr, wd, t):
+        tmp = state[-1]
+        if self.rescale_grad != 1.0:
+            xp.multiply(grad, self.rescale_grad, out=grad)
+        self._add_wd(xp, grad, weight, wd, tmp)
+        c = self._clip_value()
+        if c is not None:
+            xp.clip(grad, -c, c, out=grad)
+        self._moments_step(xp, weight, grad, state, lr, t)
+
+
+@register
+class AdamW(_AdamBase):
+    """Adam with decoupled weight decay (Loshchilov & Hutter).
+
+    ``gg = clip(r*g)``; moments as Adam; ``w -= lr*wd*w`` (with the weight before the
+    step), then ``w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v) + eps)``.
+    """
+
+    def step(self, xp, weight, grad, state, lr, wd, t):
+        tmp = state[-1]
+        self._rescale_clip(xp, grad)
+        if not (isinstance(wd, (int, float)) and wd == 0):
+            xp.multiply(weight, wd, out=tmp)
+            xp.multiply(tmp, lr, out=tmp)
+            xp.subtract(weight, tmp, out=weight)
+        self._moments_step(xp, weight, grad, state, lr, t)
+
+
+@register
+class Adamax(Optimizer):
+    """AdaMax (Adam with the infinity norm).
+
+    ``gg = clip(r*g + wd*w); m = b1*m + (1-b1)*gg; u = max(b2*u, |gg|);
+    w -= lr/(1-b1^t) * m/u``.
+    """
+
+    num_state_slots = 2        # mean, infinity norm
+    single_state = False
+    default_learning_rate = 0.002
+
+    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+
+    def _own_hyper_params(self):
+        return {"beta1": self.beta1, "beta2": self.beta2}
+
+    def step(self, xp, weight, grad, state, lr, wd, t):
+        mean, norm, tmp = state
+        b1 = self.beta1
+        if self.rescale_grad != 1.0:
+            xp.multiply(grad, self.rescale_grad, out=grad)
+        self._add_wd(xp, grad, weight, wd, tmp)
+        c = self._clip_value()
+        if c is not None:
+            xp.clip(grad, -c, c, out=grad)
+        xp.multiply(mean, b1, out=mean)
+        xp.multiply(grad, 1.0 - b1, out=tmp)
+        xp.add(mean, tmp, out=mean)
+        xp.multiply(norm, self.beta2, out=norm)
+        xp.absolute(grad, out=grad)
+        xp.maximum(norm, grad, out=norm)
+        xp.divide(mean, norm, out=tmp)
+        xp.multiply(tmp, 1.0 / (1.0 - b1 ** t), out=tmp)
+        xp.multiply(tmp, lr, out=tmp)
+        xp.subtract(weight, tmp, out=weight)

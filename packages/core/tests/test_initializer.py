@@ -1,0 +1,217 @@
+"""Initializers: distributions, suffix dispatch, ``__init__`` attributes, Load, Mixed."""
+import json
+
+import numpy as np
+import pytest
+
+import gradloom as mx
+from gradloom.base import ConfigError, ParameterError, ShapeError, UnknownNameError
+from gradloom.initializer import InitDesc
+
+
+def _init(initializer, name, shape, attrs=None, dtype=np.float32):
+    arr = mx.nd.zeros(shape, dtype=dtype) + 123.0
+    initializer(InitDesc(name, attrs), arr)
+    return arr.asnumpy()
+
+
+def test_uniform_range_and_moments():
+    mx.random.seed(1)
+    a = _init(mx.init.Uniform(0.5), "fc_weight", (200, 300))
+    assert a.min() >= -0.5 and a.max() <= 0.5
+    assert abs(a.mean()) < 0.005
+    assert a.std() == pytest.approx(0.5 / np.sqrt(3), rel=0.02)
+    assert mx.init.Uniform().scale == 0.07
+
+
+def test_normal_moments():
+    mx.random.seed(2)
+    a = _init(mx.init.Normal(0.2), "conv_weight", (100, 50, 3, 3))
+    assert abs(a.mean()) < 0.003
+    assert a.std() == pytest.approx(0.2, rel=0.02)
+
+
+@pytest.mark.parametrize("factor_type,fan", [("avg", (64 * 9 + 32 * 9) / 2),
+                                             ("in", 32 * 9), ("out", 64 * 9)])
+@pytest.mark.parametrize("rnd_type", ["uniform", "gaussian"])
+def test_xavier_scale(rnd_type, factor_type, fan):
+    mx.random.seed(3)
+    magnitude = 2.0
+    a = _init(mx.init.Xavier(rnd_type, factor_type, magnitude), "c_weight", (64, 32, 3, 3))
+    scale = np.sqrt(magnitude / fan)
+    if rnd_type == "uniform":
+        assert np.abs(a).max() <= scale
+        assert a.std() == pytest.approx(scale / np.sqrt(3), rel=0.03)
+    else:
+        assert a.std() == pytest.approx(scale, rel=0.03)
+
+
+def test_xavier_rejects_vectors_and_bad_options():
+    with pytest.raises(ShapeError, match="fc_weight"):
+        _init(mx.init.Xavier(), "fc_weight", (10,))
+    with pytest.raises(ConfigError):
+        mx.init.Xavier(rnd_type="cauchy")
+    with pytest.raises(ConfigError):
+        mx.init.Xavier(factor_type="sum")
+
+
+def test_msraprelu_is_gaussian_xavier():
+    mx.random.seed(4)
+    a = _init(mx.init.MSRAPrelu(factor_type="in", slope=0.0), "w_weight", (400, 250))
+    assert a.std() == pytest.approx(np.sqrt(2.0 / 250), rel=0.02)
+    assert json.loads(mx.init.MSRAPrelu().dumps()) == ["msraprelu",
+                                                       {"factor_type": "avg", "slope": 0.25}]
+
+
+def test_orthogonal_rows_are_orthogonal():
+    for rand_type in ("uniform", "normal"):
+        a = _init(mx.init.Orthogonal(scale=2.0, rand_type=rand_type), "o_weight", (8, 4, 2))
+        m = a.reshape(8, 8)
+        np.testing.assert_allclose(m @ m.T, 4.0 * np.eye(8), atol=1e-4)
+        a = _init(mx.init.Orthogonal(), "o_weight", (3, 10))
+        np.testing.assert_allclose(a @ a.T, 1.414 ** 2 * np.eye(3), atol=1e-4)
+
+
+def test_constant_zero_one_and_bilinear():
+    np.testing.assert_array_equal(_init(mx.init.Constant(0.25), "p_weight", (2, 3)), 0.25)
+    np.testing.assert_array_equal(_init(mx.init.Constant([1, 2, 3]), "p_weight", (2, 3)),
+                                  [[1, 2, 3], [1, 2, 3]])
+    np.testing.assert_array_equal(_init(mx.init.Zero(), "p_weight", (4,)), 0)
+    np.testing.assert_array_equal(_init(mx.init.One(), "p_weight", (4,)), 1)
+    k = _init(mx.init.Bilinear(), "up_weight", (1, 1, 4, 4))[0, 0]
+    np.testing.assert_allclose(k[0], [0.0625, 0.1875, 0.1875, 0.0625])
+    np.testing.assert_allclose(k, k.T)
+
+
+def test_lstmbias_sets_forget_gate_quarter():
+    # RNN cells attach it as the bias's __init__ attribute
+    attrs = {"__init__": mx.init.LSTMBias(forget_bias=1.5).dumps()}
+    a = _init(mx.init.Uniform(), "lstm_i2h_bias", (16,), attrs)
+    np.testing.assert_array_equal(a, [0] * 4 + [1.5] * 4 + [0] * 8)
+    # as a global initializer the name suffix rules, as in MXNet: a bias gets zeros
+    np.testing.assert_array_equal(_init(mx.init.LSTMBias(1.5), "lstm_i2h_bias", (16,)), 0)
+
+
+def test_suffix_dispatch():
+    init = mx.init.Uniform(0.1)
+    np.testing.assert_array_equal(_init(init, "fc_bias", (5,)), 0)
+    np.testing.assert_array_equal(_init(init, "bn_gamma", (5,)), 1)
+    np.testing.assert_array_equal(_init(init, "bn_beta", (5,)), 0)
+    np.testing.assert_array_equal(_init(init, "bn_moving_mean", (5,)), 0)
+    np.testing.assert_array_equal(_init(init, "bn_moving_var", (5,)), 1)
+    np.testing.assert_array_equal(_init(init, "bn_moving_inv_var", (5,)), 0)
+    np.testing.assert_array_equal(_init(init, "x_moving_avg", (5,)), 0)
+    np.testing.assert_array_equal(_init(init, "q_min", (5,)), 0)
+    np.testing.assert_array_equal(_init(init, "q_max", (5,)), 1)
+    w = _init(init, "fc_weight", (50, 5))
+    assert np.abs(w).max() <= 0.1 and w.std() > 0.03
+
+
+def test_unknown_suffix_names_the_parameter():
+    with pytest.raises(ParameterError) as err:
+        _init(mx.init.Xavier(), "alpha", (3,))
+    msg = str(err.value)
+    assert "'alpha'" in msg and "init=" in msg
+
+
+def test_init_attribute_wins_over_suffix():
+    attrs = {"__init__": '["constant", {"value": 0.25}]'}
+    np.testing.assert_array_equal(_init(mx.init.Xavier(), "prelu_gamma", (3,), attrs), 0.25)
+    attrs = {"__init__": mx.init.One().dumps()}
+    np.testing.assert_array_equal(_init(mx.init.Uniform(), "free", (3,), attrs), 1)
+    attrs = {"__init__": '["zero", {}]'}
+    np.testing.assert_array_equal(_init(mx.init.Uniform(), "bn_moving_var", (3,), attrs), 0)
+    attrs = {"__init__": mx.init.LSTMBias(2.0).dumps()}
+    np.testing.assert_array_equal(_init(mx.init.Uniform(), "l_bias", (4,), attrs),
+                                  [0, 2, 0, 0])
+
+
+def test_plain_string_name_is_accepted():
+    arr = np.full(3, 7.0)
+    mx.init.Xavier()("fc_bias", arr)
+    np.testing.assert_array_equal(arr, 0)
+
+
+def test_create_and_dumps_round_trip():
+    for name, cls in [("xavier", mx.init.Xavier), ("zero", mx.init.Zero),
+                      ("zeros", mx.init.Zero), ("one", mx.init.One), ("ones", mx.init.One),
+                      ("lstmbias", mx.init.LSTMBias), ("uniform", mx.init.Uniform),
+                      ("normal", mx.init.Normal), ("orthogonal", mx.init.Orthogonal),
+                      ("msraprelu", mx.init.MSRAPrelu), ("bilinear", mx.init.Bilinear)]:
+        assert isinstance(mx.init.create(name), cls)
+    assert isinstance(mx.init.create("Xavier"), mx.init.Xavier)
+    c = mx.init.create("constant", value=3)
+    assert mx.init.Constant(3).dumps() == '["constant", {"value": 3}]'
+    assert mx.init.create(c.dumps()) == c
+    x = mx.init.Xavier("gaussian", "in", 2)
+    assert mx.init.create(x.dumps()) == x
+    assert mx.init.create(x) is x
+    with pytest.raises(UnknownNameError, match="xavier"):
+        mx.init.create("glorot")
+
+
+def test_register_custom_initializer_with_alias():
+    @mx.init.alias("halves")
+    @mx.init.register
+    class Half(mx.init.Initializer):
+        def _init_weight(self, _, arr):
+            arr[:] = 0.5
+
+    try:
+        np.testing.assert_array_equal(_init(mx.init.create("halves"), "w_weight", (2,)), 0.5)
+        attrs = {"__init__": Half().dumps()}
+        np.testing.assert_array_equal(_init(mx.init.Zero(), "v", (2,), attrs), 0.5)
+    finally:
+        from gradloom import initializer
+        del initializer._REGISTRY["half"], initializer._REGISTRY["halves"]
+
+
+def test_same_seed_same_weights():
+    mx.random.seed(42)
+    a = _init(mx.init.Xavier(), "fc_weight", (20, 10))
+    mx.random.seed(42)
+    b = _init(mx.init.Xavier(), "fc_weight", (20, 10))
+    c = _init(mx.init.Xavier(), "fc_weight", (20, 10))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(b, c)
+    mx.init.set_host_seed(5)
+    d = _init(mx.init.Normal(), "fc_weight", (4,))
+    mx.init.set_host_seed(5)
+    np.testing.assert_array_equal(d, _init(mx.init.Normal(), "fc_weight", (4,)))
+
+
+def test_load_from_dict_and_file(tmp_path):
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    fname = str(tmp_path / "m-0001.params")
+    mx.nd.save(fname, {"arg:fc_weight": mx.nd.array(w), "aux:bn_moving_mean": mx.nd.ones(3)})
+    loader = mx.init.Load(fname, default_init=mx.init.Constant(9))
+    np.testing.assert_array_equal(_init(loader, "fc_weight", (2, 3)), w)
+    np.testing.assert_array_equal(_init(loader, "bn_moving_mean", (3,)), 1)
+    np.testing.assert_array_equal(_init(loader, "other_weight", (2,)), 9)
+    with pytest.raises(ShapeError, match="fc_weight"):
+        _init(loader, "fc_weight", (3, 2))
+    strict = mx.init.Load({"a": np.ones(2)})
+    np.testing.assert_array_equal(_init(strict, "a", (2,)), 1)
+    with pytest.raises(ParameterError, match="missing_weight"):
+        _init(strict, "missing_weight", (2,))
+
+
+def test_mixed_first_match_wins():
+    mixed = mx.init.Mixed(["fc1_.*", "fc.*", ".*"],
+                          [mx.init.Constant(1), mx.init.Constant(2), mx.init.Constant(3)])
+    np.testing.assert_array_equal(_init(mixed, "fc1_weight", (2,)), 1)
+    np.testing.assert_array_equal(_init(mixed, "fc2_weight", (2,)), 2)
+    np.testing.assert_array_equal(_init(mixed, "fc2_bias", (2,)), 0)    # suffix rule
+    np.testing.assert_array_equal(_init(mixed, "conv_weight", (2,)), 3)
+    only = mx.init.Mixed(["fc.*"], [mx.init.Zero()])
+    with pytest.raises(ParameterError, match="conv_weight"):
+        _init(only, "conv_weight", (2,))
+    with pytest.raises(ConfigError):
+        mx.init.Mixed(["a", "b"], [mx.init.Zero()])
+
+
+def test_float16_and_float64_targets():
+    a = _init(mx.init.Uniform(0.5), "w_weight", (10, 10), dtype=np.float16)
+    assert a.dtype == np.float16 and np.abs(a).max() <= 0.5
+    b = _init(mx.init.Normal(1.0), "w_weight", (10, 10), dtype=np.float64)
+    assert b.dtype == np.float64 and b.std() > 0.5

@@ -1,0 +1,95 @@
+"""`gradloom launch`: the command line it builds, its errors, and a real 2-rank run."""
+import os
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from gradloom.base import ConfigError
+from gradloom_mpi.launch import build_command, find_mpiexec, launch_command
+
+PY = "/opt/py/bin/python"
+
+
+def test_python_script_runs_under_mpi4py():
+    cmd = build_command(3, ["train.py", "--epochs", "2"], mpiexec="/x/mpiexec", python=PY)
+    assert cmd == ["/x/mpiexec", "-n", "3", PY, "-m", "mpi4py", "train.py", "--epochs", "2"]
+
+
+def test_command_after_double_dash_is_passed_as_is():
+    cmd = build_command(2, ["--", "gradloom", "train", "--kvstore", "dist_sync"],
+                        mpiexec="/x/mpiexec", python=PY)
+    assert cmd == ["/x/mpiexec", "-n", "2", "gradloom", "train", "--kvstore", "dist_sync"]
+
+
+def test_module_and_extra_mpi_args():
+    cmd = build_command(2, ["-m", "pkg.mod", "-n", "5"], mpiexec="/x/mpiexec", python=PY,
+                        extra_mpi_args=["-bind-to", "none"])
+    assert cmd == ["/x/mpiexec", "-n", "2", "-bind-to", "none", PY, "-m", "mpi4py", "-m",
+                   "pkg.mod", "-n", "5"]
+
+
+def test_train_subcommand_runs_gradloom():
+    cmd = build_command(2, ["train", "--epochs", "1"], mpiexec="/x/mpiexec", python=PY)
+    assert cmd[3].endswith("gradloom") and cmd[4:] == ["train", "--epochs", "1"]
+
+
+@pytest.mark.parametrize("n,args,match", [(0, ["a.py"], "at least 1"),
+                                          (2, [], "nothing to launch"),
+                                          (2, ["--"], "nothing to launch")])
+def test_bad_requests(n, args, match):
+    with pytest.raises(ConfigError, match=match):
+        build_command(n, args, mpiexec="/x/mpiexec", python=PY)
+
+
+def test_missing_mpiexec_names_the_package(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"gradloom-kvstore-mpi\[mpich\]"):
+        find_mpiexec(python=str(tmp_path / "python"))
+
+
+def test_finds_mpiexec_next_to_python(tmp_path):
+    fake = tmp_path / "mpiexec"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    assert find_mpiexec(python=str(tmp_path / "python")) == str(fake)
+
+
+def test_cli_dry_run_prints_command():
+    result = CliRunner().invoke(launch_command(), ["-n", "2", "--mpiexec", "/x/mpiexec",
+                                                   "--dry-run", "train.py", "-n", "7"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"/x/mpiexec -n 2 {sys.executable} -m mpi4py train.py -n 7"
+
+
+def test_cli_usage_error_without_program():
+    result = CliRunner().invoke(launch_command(), ["-n", "2", "--mpiexec", "/x/mpiexec"])
+    assert result.exit_code == 2 and "nothing to launch" in result.output
+
+
+def test_launch_is_a_gradloom_command():
+    from gradloom_cli.main import cli
+    result = CliRunner().invoke(cli, ["launch", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "MPI ranks" in result.output
+
+
+@pytest.mark.mpi
+def test_launch_runs_script_on_two_ranks_and_propagates_failure(mpiexec, tmp_path):
+    import subprocess
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\nfrom mpi4py import MPI\nc = MPI.COMM_WORLD\n"
+        "print(f'rank {c.rank} of {c.size}', flush=True)\n"
+        "c.Barrier()\n"
+        "if len(sys.argv) > 1 and c.rank == 1:\n    raise RuntimeError('rank one failed')\n"
+        "c.Barrier()\n")
+    gradloom = os.path.join(os.path.dirname(sys.executable), "gradloom")
+    ok = subprocess.run([gradloom, "launch", "-n", "2", str(script)], capture_output=True,
+                        text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert sorted(ok.stdout.split("\n")[:2]) == ["rank 0 of 2", "rank 1 of 2"]
+    bad = subprocess.run([gradloom, "launch", "-n", "2", str(script), "fail"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0
+    assert "rank one failed" in bad.stderr
