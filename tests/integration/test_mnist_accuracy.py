@@ -50,14 +50,17 @@ def lenet():
                                 name="softmax")
 
 
-def _fit(sym, flat, epochs, batch_size, lr):
+def _fit(sym, flat, epochs, batch_size, lr, decay_every=2):
     logging.getLogger().setLevel(logging.INFO)
     mx.random.seed(42)
     train, val = _iters(batch_size, flat)
     mod = mx.mod.Module(sym, context=mx.cpu())
     tic = time.time()
     mod.fit(train, eval_data=val, num_epoch=epochs, optimizer="sgd",
-            optimizer_params={"learning_rate": lr, "momentum": 0.9, "wd": 1e-4},
+            optimizer_params={"learning_rate": lr, "momentum": 0.9, "wd": 1e-4,
+                              "lr_scheduler": mx.lr_scheduler.FactorScheduler(
+                                  step=decay_every * (60000 // batch_size), factor=0.3,
+                                  base_lr=lr)},
             initializer=mx.init.Xavier(factor_type="in", magnitude=2.34))
     acc = dict(mod.score(val, "acc"))["accuracy"]
     print(f"accuracy {acc:.4f} after {epochs} epochs in {time.time() - tic:.1f} s")

@@ -1,6 +1,7 @@
 """Symbol JSON: MXNet 1.9.1's exact bytes, its fixtures, legacy files and load errors."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,29 @@ def test_mlp_fixture_round_trips_byte_for_byte():
                                     "fc3_weight", "fc3_bias", "softmax_label"]
     assert net.list_outputs() == ["softmax_output"]
     assert net.list_auxiliary_states() == []
+
+
+def test_lenet_bn_fixture_round_trips_byte_for_byte():
+    # includes BatchNorm (3 outputs) and max pooling, which MXNet counts as 2 in node_row_ptr
+    text = fixture_text("lenet_bn")
+    assert mx.sym.load_json(text).tojson() == text
+
+
+def test_composite_graph_matches_mxnet_bytes():
+    # data/composite-symbol.mxnet191.json was written by MXNet 1.9.1 for this same graph:
+    # BatchNorm aux inputs and __init__, hidden outputs, auto names, lr_mult, scalar ops
+    data = mx.sym.Variable("data")
+    net = mx.sym.Convolution(data, kernel=(5, 5), num_filter=20, name="conv1")
+    net = mx.sym.BatchNorm(net, name="bn1")
+    net = mx.sym.Activation(net, act_type="tanh")
+    net = mx.sym.Pooling(net, pool_type="max", kernel=(2, 2), stride=(2, 2))
+    net = mx.sym.Dropout(net, p=0.25)
+    net = mx.sym.Flatten(net)
+    net = mx.sym.FullyConnected(net, num_hidden=10, lr_mult=2)
+    net = net * 2 + 1
+    net = mx.sym.SoftmaxOutput(net, name="softmax")
+    expected = (Path(__file__).parent / "data" / "composite-symbol.mxnet191.json").read_text()
+    assert net.tojson() == expected
 
 
 @pytest.mark.parametrize("name", ["mlp", "lenet_bn"])

@@ -199,3 +199,7 @@ def test_allreduce_flat_stages_device_buffer_and_upcasts_half(dev):
     host = np.array([1.0, 3.0], np.float32)
     avg.allreduce_flat(host)
     np.testing.assert_array_equal(host, [1.0, 3.0])  # mean of two equal ranks
+    ints = np.array([2, 4], np.int32)
+    avg.allreduce_flat(ints)
+    np.testing.assert_array_equal(ints, [2, 4])
+    assert ints.dtype == np.int32

@@ -1,7 +1,7 @@
 """Settings of ``gradloom train``: defaults, then a TOML file, then command-line flags.
 
-A TOML file uses the flag names as keys (``batch_size`` or ``batch-size``) and an
-``[optimizer_params]`` table::
+A TOML file uses the flag names as keys (``batch_size`` or ``batch-size``) and the tables
+``[optimizer_params]`` and ``[model_params]``::
 
     model = "lenet"
     data = "mnist-small"
@@ -28,7 +28,8 @@ class TrainSettings:
     kvstore: str = "local"
     optimizer: str = "sgd"
     optimizer_params: dict = dataclasses.field(default_factory=dict)
-    metric: str = "acc"
+    model_params: dict = dataclasses.field(default_factory=dict)
+    metric: str = ""            # "" = the model's own (accuracy; perplexity for lstm-lm)
     epochs: int = 3
     batch_size: int = 64
     checkpoint: str = ""
@@ -94,8 +95,8 @@ def apply_flags(settings, flags):
     for name, value in flags.items():
         if value is None:
             continue
-        if name == "optimizer_params":
-            settings.optimizer_params = {**settings.optimizer_params, **value}
+        if name in ("optimizer_params", "model_params"):
+            setattr(settings, name, {**getattr(settings, name), **value})
         else:
             setattr(settings, name, value)
     return settings

@@ -1,8 +1,10 @@
 """What ``gradloom train`` does once its settings are known: data, model, Module, loop.
 
-The loop is the one ``Module.fit`` runs (forward_backward, update, update_metric), written
-out so that progress, per-epoch records and resumable checkpoints (parameters, optimizer
-state, epoch) come from one place.
+``prepare`` turns settings into a *job* (iterators, a module factory, metric, initializer);
+classifiers are built here, sequence models by their zoo module. The loop is the one
+``Module.fit`` runs (forward_backward, update, update_metric), written out so that progress,
+per-epoch records and resumable checkpoints (parameters, optimizer state, epoch) come from
+one place for every kind of module.
 """
 import os
 
@@ -27,16 +29,6 @@ def label_names_of(symbol):
     return [a for a in symbol.list_arguments() if a.endswith("_label")]
 
 
-def build_model(model, sample_shape, num_classes):
-    """(symbol, per-sample input shape or None) for a zoo name or a symbol JSON path."""
-    if model.endswith(".json"):
-        return load_symbol_file(model), None
-    from .zoo import get_model
-    zoo_model = get_model(model)
-    shape = zoo_model.input_shape(sample_shape)
-    return zoo_model.build(num_classes, shape), shape
-
-
 def _check_kvstore(name):
     from gradloom.plugins import load_plugins
     if name in _NO_KVSTORE:
@@ -56,16 +48,35 @@ def _num_classes(*labels):
     return int(values.max()) + 1
 
 
+def _make_dirs(settings):
+    for path in (settings.checkpoint, settings.log_json, settings.plot):
+        if path and os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+
+
 def prepare(settings):
     """Load data and build the model: everything that can fail before training starts."""
-    import gradloom as mx
     contexts = parse_contexts(settings.context)
     kvstore = _check_kvstore(settings.kvstore)
     if settings.resume and not settings.checkpoint:
         raise ConfigError("--resume needs --checkpoint PREFIX (the prefix to resume from)")
-    for path in (settings.checkpoint, settings.log_json, settings.plot):
-        if path and os.path.dirname(path):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+    zoo_model = None
+    if not settings.model.endswith(".json"):
+        from .zoo import get_model
+        zoo_model = get_model(settings.model)
+    _make_dirs(settings)
+    if zoo_model is not None and hasattr(zoo_model, "make_job"):
+        job = zoo_model.make_job(settings, contexts)
+    else:
+        job = _classifier_job(settings, contexts, zoo_model)
+    job.update(contexts=contexts, kvstore=kvstore)
+    return job
+
+
+def _classifier_job(settings, contexts, zoo_model):
+    import gradloom as mx
+
+    from .zoo import model_params
     train_x, train_y = load_arrays(settings.data, "train", settings.data_dir)
     val_x = val_y = None
     if settings.val_data == "none":
@@ -76,8 +87,14 @@ def prepare(settings):
     elif has_test_split(settings.data):
         val_x, val_y = load_arrays(settings.data, "test", settings.data_dir)
     num_classes = _num_classes(train_y, val_y)
-    symbol, shape = build_model(settings.model, train_x.shape[1:], num_classes)
-    if shape is not None:
+    if zoo_model is None:
+        if settings.model_params:
+            raise ConfigError("--model-param applies to built-in models, not to a symbol file")
+        symbol = load_symbol_file(settings.model)
+    else:
+        shape = zoo_model.input_shape(train_x.shape[1:])
+        params = model_params(zoo_model, settings.model_params, settings.model)
+        symbol = zoo_model.build(num_classes, shape, **params)
         train_x = shape_for(train_x, shape)
         val_x = shape_for(val_x, shape) if val_x is not None else None
     labels = label_names_of(symbol)
@@ -91,20 +108,26 @@ def prepare(settings):
     if val_x is not None:
         val_iter = mx.io.NDArrayIter(val_x, val_y, min(batch, len(val_x)),
                                      label_name=labels[0])
-    return {"contexts": contexts, "kvstore": kvstore, "symbol": symbol, "label": labels[0],
-            "train": train_iter, "val": val_iter, "num_classes": num_classes,
-            "sizes": (len(train_x), 0 if val_x is None else len(val_x))}
+
+    def make_module(contexts):
+        return mx.mod.Module(symbol, data_names=("data",), label_names=(labels[0],),
+                             context=contexts)
+
+    return {"symbol": symbol, "make_module": make_module, "train": train_iter,
+            "val": val_iter, "metric": lambda: settings.metric or "acc",
+            "initializer": mx.init.Xavier(rnd_type="gaussian", factor_type="in",
+                                          magnitude=2),
+            "summary": f"{len(train_x)} samples, "
+                       f"{'validation ' + str(len(val_x)) if val_x is not None else 'no validation data'}"
+                       f", {num_classes} classes"}
 
 
 def describe(settings, job, optimizer_params):
     """One line saying what is about to be trained, where, and how."""
-    train_size, val_size = job["sizes"]
     devices = ",".join(str(c) for c in job["contexts"])
     params = ", ".join(f"{k}={v}" for k, v in sorted(optimizer_params.items()))
-    validation = f"validation {val_size}" if val_size else "no validation data"
-    return (f"Training {settings.model} on {settings.data} ({train_size} samples, "
-            f"{validation}, {job['num_classes']} classes) on {devices}, kvstore "
-            f"{job['kvstore'] or 'none'}, batch size {job['train'].batch_size}, "
+    return (f"Training {settings.model} on {settings.data} ({job['summary']}) on {devices}, "
+            f"kvstore {job['kvstore'] or 'none'}, batch size {job['train'].batch_size}, "
             f"{settings.optimizer}({params})")
 
 
@@ -115,7 +138,7 @@ def _expected_shapes(symbol, provide_data, provide_label):
     return params, dict(zip(symbol.list_auxiliary_states(), aux_shapes))
 
 
-def _resume_point(settings, symbol, train_iter):
+def _resume_point(settings, job):
     """(begin epoch, arg params, aux params, states file or None) from the newest checkpoint."""
     import gradloom as mx
     prefix = settings.checkpoint
@@ -123,13 +146,21 @@ def _resume_point(settings, symbol, train_iter):
     if epoch is None:
         raise ConfigError(f"--resume: no checkpoint {prefix}-NNNN.params to resume from; "
                           f"drop --resume to start a new run")
-    _, arg_params, aux_params = mx.model.load_checkpoint(prefix, epoch)
-    expected_args, expected_aux = _expected_shapes(symbol, train_iter.provide_data,
+    arg_params, aux_params = mx.model.load_params(prefix, epoch)
+    train_iter = job["train"]
+    expected_args, expected_aux = _expected_shapes(job["symbol"], train_iter.provide_data,
                                                    train_iter.provide_label)
     checkpoints.check_params_match(expected_args, expected_aux, arg_params, aux_params,
                                    checkpoints.params_path(prefix, epoch))
     states = checkpoints.states_path(prefix, epoch)
     return epoch, arg_params, aux_params, states if os.path.exists(states) else None
+
+
+def create_metric(spec):
+    import gradloom as mx
+    if not isinstance(spec, str):
+        return spec
+    return mx.metric.create(spec)
 
 
 def train(settings, progress_factory, echo):
@@ -139,11 +170,10 @@ def train(settings, progress_factory, echo):
     from .progress import plot_curves, read_json_log, write_json_log
     mx.random.seed(settings.seed)
     job = prepare(settings)
-    symbol, train_iter, val_iter = job["symbol"], job["train"], job["val"]
+    train_iter, val_iter = job["train"], job["val"]
     begin_epoch, arg_params, aux_params, states_file = 0, None, None, None
     if settings.resume:
-        begin_epoch, arg_params, aux_params, states_file = _resume_point(settings, symbol,
-                                                                         train_iter)
+        begin_epoch, arg_params, aux_params, states_file = _resume_point(settings, job)
         if begin_epoch >= settings.epochs:
             echo(f"{checkpoints.params_path(settings.checkpoint, begin_epoch)} already holds "
                  f"{begin_epoch} epoch(s) and --epochs is {settings.epochs}: nothing to do")
@@ -154,12 +184,10 @@ def train(settings, progress_factory, echo):
     optimizer_params = dict(settings.optimizer_params)
     optimizer_params.setdefault("learning_rate", 0.1)
     echo(describe(settings, job, optimizer_params))
-    module = mx.mod.Module(symbol, data_names=("data",), label_names=(job["label"],),
-                           context=job["contexts"])
+    module = job["make_module"](job["contexts"])
     module.bind(data_shapes=train_iter.provide_data, label_shapes=train_iter.provide_label)
-    module.init_params(initializer=mx.init.Xavier(rnd_type="gaussian", factor_type="in",
-                                                  magnitude=2),
-                       arg_params=arg_params, aux_params=aux_params)
+    module.init_params(initializer=job["initializer"], arg_params=arg_params,
+                       aux_params=aux_params)
     # Module sets rescale_grad = 1/batch size itself (MXNet's rule), so it is not set here
     module.init_optimizer(kvstore=job["kvstore"], optimizer=settings.optimizer,
                           optimizer_params=optimizer_params)
@@ -167,7 +195,7 @@ def train(settings, progress_factory, echo):
         module.load_optimizer_states(states_file)
     records = [r for r in read_json_log(settings.log_json) if r.get("epoch", 0) <= begin_epoch] \
         if settings.resume else []
-    metric = mx.metric.create(settings.metric)
+    metric = create_metric(job["metric"]())
     batches = _count_batches(train_iter)
     progress = progress_factory(settings.epochs, batches)
     for epoch in range(begin_epoch, settings.epochs):
@@ -184,7 +212,7 @@ def train(settings, progress_factory, echo):
                   "time": round(progress.elapsed, 3),
                   "samples_per_sec": round(progress.samples_per_sec, 1)}
         if val_iter is not None:
-            record["validation"] = dict(module.score(val_iter, settings.metric))
+            record["validation"] = dict(module.score(val_iter, create_metric(job["metric"]())))
         if settings.checkpoint:
             module.save_checkpoint(settings.checkpoint, epoch + 1, save_optimizer_states=True)
             record["checkpoint"] = checkpoints.params_path(settings.checkpoint, epoch + 1)
@@ -201,6 +229,9 @@ def train(settings, progress_factory, echo):
 def _count_batches(data_iter):
     import math
     size = getattr(data_iter, "num_data", None)
-    if size is None:
-        return sum(1 for _ in data_iter)
-    return math.ceil(size / data_iter.batch_size)
+    if size is not None:
+        return math.ceil(size / data_iter.batch_size)
+    data_iter.reset()
+    count = sum(1 for _ in data_iter)
+    data_iter.reset()
+    return count

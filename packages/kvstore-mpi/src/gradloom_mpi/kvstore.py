@@ -218,7 +218,7 @@ class MPIKVStore(KVStore):
                            values[seg.key])
             self.comm.allreduce_sum(buf)
             if self.average and self._size > 1:
-                buf *= 1.0 / self._size
+                np.multiply(buf, 1.0 / self._size, out=buf, casting="unsafe")
             if self.debug:
                 self._check_finite(buf, [seg.key for seg in group.segments])
         for out, view in plan.casts:
@@ -332,18 +332,21 @@ class MPIKVStore(KVStore):
         if isinstance(buffer, np.ndarray):
             self._allreduce_host(buffer)
             if self.average:
-                buffer *= 1.0 / self._size
+                np.multiply(buffer, 1.0 / self._size, out=buffer, casting="unsafe")
         else:
             _raw, backend = _resolve(buffer)
             if self.cuda_aware and reduce_dtype_for(buffer.dtype) == buffer.dtype:
+                # MPI reads device memory itself once the queued kernels are done
                 backend.synchronize(backend.device_of(buffer))
                 self.comm.allreduce_sum(buffer)
+                if self.average:
+                    buffer *= 1.0 / self._size
             else:
                 host = np.ascontiguousarray(backend.to_host(buffer))
                 self._allreduce_host(host)
+                if self.average:
+                    np.multiply(host, 1.0 / self._size, out=host, casting="unsafe")
                 backend.copy_from_host(buffer, host)
-            if self.average:
-                buffer *= 1.0 / self._size
         if self.debug:
             host = buffer if isinstance(buffer, np.ndarray) else _resolve(buffer)[1].to_host(
                 buffer)

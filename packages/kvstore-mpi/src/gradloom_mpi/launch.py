@@ -1,8 +1,9 @@
 """``gradloom launch -n N [--] script.py|command ...``: start N ranks under ``mpiexec``.
 
-Python scripts run as ``python -m mpi4py script.py`` so an uncaught exception on any rank
-calls ``MPI_Abort`` and ends every rank (no hang); ``train``/``predict``/``score`` run the
-``gradloom`` command itself; anything else is passed to ``mpiexec`` as it is.
+Python scripts run as ``python -m mpi4py script.py`` so an uncaught exception (or a non-zero
+``sys.exit``) on any rank calls ``MPI_Abort`` and ends every rank (no hang). ``gradloom ...``
+and a bare ``train``/``predict``/``score`` run the ``gradloom`` command under the same
+runner; anything else is passed to ``mpiexec`` as it is.
 """
 import os
 import shutil
@@ -13,6 +14,8 @@ __all__ = ["find_mpiexec", "build_command", "launch_command", "MPICH_HINT"]
 MPICH_HINT = "pip install 'gradloom-kvstore-mpi[mpich]'"
 # first arguments that name a gradloom subcommand rather than a program
 _GRADLOOM_SUBCOMMANDS = ("train", "predict", "score")
+# the `gradloom` command, started by mpi4py's runner so a failing rank aborts the job
+_CLI_ENTRY = "from gradloom_cli.main import cli; cli(prog_name='gradloom')"
 
 
 def find_mpiexec(python=None):
@@ -52,17 +55,14 @@ def build_command(n, args, mpiexec=None, python=None, extra_mpi_args=()):
         # `gradloom launch -n 2 -m package.module ...`: a module, also under mpi4py's guard
         program = [python, "-m", "mpi4py", *args]
     elif first in _GRADLOOM_SUBCOMMANDS:
-        program = [_gradloom_executable(python), *args]
+        program = [python, "-m", "mpi4py", "-c", _CLI_ENTRY, *args]
+    elif os.path.basename(first) == "gradloom":
+        # the CLI turns errors into exit status 2; under plain mpiexec that rank would then
+        # wait in MPI_Finalize for ranks that wait for it. mpi4py's runner aborts instead.
+        program = [python, "-m", "mpi4py", "-c", _CLI_ENTRY, *args[1:]]
     else:
         program = args
     return [mpiexec, "-n", str(int(n)), *extra_mpi_args, *program]
-
-
-def _gradloom_executable(python):
-    candidate = os.path.join(os.path.dirname(python), "gradloom")
-    if os.path.isfile(candidate):
-        return candidate
-    return shutil.which("gradloom") or "gradloom"
 
 
 def launch_command():

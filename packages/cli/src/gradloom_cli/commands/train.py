@@ -7,8 +7,12 @@ import click
 @click.option("--model", help="Built-in model: mlp, lenet, resnet (lstm-lm where "
                               "gradloom.rnn exists), or a PREFIX-symbol.json file.  "
                               "[default: mlp]")
+@click.option("--model-param", "model_param_items", multiple=True, metavar="KEY=VALUE",
+              help="Model parameter, repeatable: mlp hidden=256,128; resnet units=3; "
+                   "lstm-lm num_hidden, num_embed, num_layers, buckets, tokens=words|chars.")
 @click.option("--data", help="mnist, fashion-mnist, mnist-small (bundled), an IDX directory, "
-                             "a .csv (label first) or .npz (data, label).  [default: mnist-small]")
+                             "a .csv (label first) or .npz (data, label); a .txt for lstm-lm.  "
+                             "[default: mnist-small]")
 @click.option("--val-data", help="Validation data (same forms as --data); 'none' to skip. "
                                  "[default: the test split of --data, if it has one]")
 @click.option("--data-dir", help="Where mnist/fashion-mnist IDX files are "
@@ -20,7 +24,7 @@ import click
 @click.option("--opt-param", "opt_params", multiple=True, metavar="KEY=VALUE",
               help="Optimizer parameter, repeatable: --opt-param learning_rate=0.05.")
 @click.option("--metric", help="Evaluation metric (acc, ce, top_k_accuracy, ...).  "
-                               "[default: acc]")
+                               "[default: acc; perplexity for lstm-lm]")
 @click.option("--epochs", type=click.IntRange(min=1), help="Total epochs to train.  [default: 3]")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Samples per batch (all "
                                                                "devices together).  [default: 64]")
@@ -34,7 +38,7 @@ import click
               help="Write training/validation curves to this PNG (needs matplotlib).")
 @click.option("--log-json", type=click.Path(dir_okay=False),
               help="Write one JSON object per epoch to this file.")
-def train_command(config_file, opt_params, **flags):
+def train_command(config_file, opt_params, model_param_items, **flags):
     """Train a model; prints progress and writes checkpoints, logs and curves."""
     from ..config import TrainSettings, apply_config_file, apply_flags, parse_key_values
     from ..progress import Progress, check_plot_available
@@ -43,6 +47,8 @@ def train_command(config_file, opt_params, **flags):
     if config_file:
         apply_config_file(settings, config_file)
     flags["optimizer_params"] = parse_key_values(opt_params) if opt_params else None
+    flags["model_params"] = (parse_key_values(model_param_items, "--model-param")
+                             if model_param_items else None)
     apply_flags(settings, flags)
     if settings.plot:
         check_plot_available()

@@ -2,6 +2,7 @@
 from gradloom.base import ConfigError
 
 DESCRIPTION = "LeNet: conv5x5(20)-pool-conv5x5(50)-pool-fc500-classes; images (C, H, W) >= 16x16"
+PARAMS = {}
 
 
 def input_shape(sample_shape):

@@ -1,12 +1,14 @@
 """A small pre-activation ResNet (MXNet's CIFAR branch of symbols/resnet.py).
 
-Three stages of one basic residual unit each (16, 32, 64 filters; strides 1, 2, 2): eight
-weighted layers, small enough to train on CPUs.
+Three stages of ``units`` basic residual units each (16, 32, 64 filters; strides 1, 2, 2).
+The default, one unit per stage, has eight weighted layers: small enough for CPUs;
+``units=3`` is MXNet's ResNet-20.
 """
 from .lenet import _image_shape
 
 DESCRIPTION = "pre-activation ResNet-8 (CIFAR style, BatchNorm); images (C, H, W) >= 8x8"
 
+PARAMS = {"units": 1}
 _STAGES = ((16, 1), (32, 2), (64, 2))
 _BN = {"eps": 2e-5, "momentum": 0.9}
 
@@ -33,17 +35,26 @@ def _unit(mx, x, num_filter, stride, dim_match, name):
     return mx.sym.elemwise_add(conv2, shortcut, name=f"{name}_plus")
 
 
-def build(num_classes, input_shape):
+def build(num_classes, input_shape, units=PARAMS["units"]):
     import gradloom as mx
     data = mx.sym.Variable("data")
     net = mx.sym.BatchNorm(data, name="bn_data", fix_gamma=True, **_BN)
     net = mx.sym.Convolution(net, name="conv0", num_filter=16, kernel=(3, 3), stride=(1, 1),
                              pad=(1, 1), no_bias=True)
     channels = 16
+    from . import int_list
+    units = int_list(units, "units")
+    if len(units) != 1:
+        from gradloom.base import ConfigError
+        raise ConfigError(f"model parameter 'units' is one number (units per stage), got "
+                          f"{units}")
+    units = units[0]
     for i, (num_filter, stride) in enumerate(_STAGES):
-        net = _unit(mx, net, num_filter, stride, channels == num_filter and stride == 1,
-                    f"stage{i + 1}_unit1")
-        channels = num_filter
+        for j in range(units):
+            step = stride if j == 0 else 1
+            net = _unit(mx, net, num_filter, step, channels == num_filter and step == 1,
+                        f"stage{i + 1}_unit{j + 1}")
+            channels = num_filter
     net = mx.sym.BatchNorm(net, name="bn1", fix_gamma=False, **_BN)
     net = mx.sym.Activation(net, name="relu1", act_type="relu")
     net = mx.sym.Pooling(net, name="pool1", global_pool=True, kernel=(7, 7), pool_type="avg")

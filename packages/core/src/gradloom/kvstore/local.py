@@ -94,27 +94,23 @@ class LocalKVStore(KVStore):
         return first.context if isinstance(first, NDArray) else Context("cpu", 0)
 
     def _reduce(self, values, home):
-        """Sum of ``values`` as a new array on context ``home``."""
-        backend = home.backend
-        xp = backend.xp
-        total = None
-        for value in values:
-            part = self._to(value, home, backend)
-            if total is None:
-                total = xp.array(part, copy=True)
-            else:
-                xp.add(total, part, out=total, casting="unsafe")
-        return total
+        """Sum of ``values`` as a new array on context ``home``.
 
-    @staticmethod
-    def _to(value, home, backend):
-        """``value``'s raw array usable on ``home`` (a copy only when it lives elsewhere)."""
-        raw = _raw(value)
-        ctx = getattr(value, "context", None)
-        if backend.owns(raw) and (ctx is None or ctx == home or backend.xp is np):
-            return raw
-        host = raw if isinstance(raw, np.ndarray) else ctx.backend.to_host(raw)
-        return backend.from_host(host, home.device_id)
+        The home backend does the summation (``Backend.reduce_sum_into``): values of other
+        devices arrive by its cross-device path (NCCL or peer copies on GPUs, the host
+        otherwise), so this store never branches on device types.
+        """
+        backend = home.backend
+        first = _raw(values[0])
+        total = backend.empty(first.shape, first.dtype, home.device_id)
+        raws, owners = [], []
+        for value in values:
+            raw = _raw(value)
+            ctx = getattr(value, "context", None)
+            raws.append(raw)
+            owners.append(ctx.backend if ctx is not None else backend)
+        backend.reduce_sum_into(total, raws, owners)
+        return total
 
     # -- API ----------------------------------------------------------------------------
     def init(self, key, value):

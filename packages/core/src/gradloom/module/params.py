@@ -105,22 +105,14 @@ class FlatBuffers:
                   self.backends[dst_k], self.backends[src_k])
 
     def sum_grads_into(self, root, active):
-        """``grads[root] = sum(grads[k] for k in active)`` with one add per device."""
-        grads = self.grads
+        """``grads[root] = sum(grads[k] for k in active)``: one backend call, which adds
+        same-device buffers and uses the backend's cross-device path (NCCL, peer copies or
+        host staging) for the others."""
+        if not active:
+            return
         backend = self.backends[root]
-        xp = backend.xp
-        others = [k for k in active if k != root]
-        if root not in active:
-            if not others:
-                return
-            _copy_raw(grads[root], grads[others[0]], backend, self.backends[others[0]])
-            others = others[1:]
-        for k in others:
-            src = grads[k]
-            if not (isinstance(src, np.ndarray) and isinstance(grads[root], np.ndarray)) and \
-                    self.contexts[k] != self.contexts[root]:
-                src = _staged(src, backend, self.backends[k], self.contexts[root])
-            xp.add(grads[root], src, out=grads[root])
+        backend.reduce_sum_into(self.grads[root], [self.grads[k] for k in active],
+                                [self.backends[k] for k in active])
 
 
 def _copy_raw(dst, src, dst_backend, src_backend):
@@ -130,13 +122,8 @@ def _copy_raw(dst, src, dst_backend, src_backend):
             dst_backend.device_of(src) == dst_backend.device_of(dst):
         dst_backend.xp.copyto(dst, src)
     else:
-        host = src if isinstance(src, np.ndarray) else src_backend.to_host(src)
-        dst_backend.copy_from_host(dst, host)
-
-
-def _staged(src, dst_backend, src_backend, dst_ctx):
-    host = src if isinstance(src, np.ndarray) else src_backend.to_host(src)
-    return dst_backend.from_host(host, dst_ctx.device_id)
+        # a one-term sum is a copy: peer copy between GPUs, host staging otherwise
+        dst_backend.reduce_sum_into(dst, [src], [src_backend])
 
 
 class ParamStore:

@@ -32,6 +32,7 @@ class SoftmaxOutputKernel(OpKernel):
         else:
             self.view = (n, prod(data[1:]))              # over all non-batch elements
         self.positions = self.view[2] if a.multi_output else 1
+        self.classes = self.view[1]   # forward's softmax width
         self.soft = tuple(label) == tuple(data)
         # backward's (rows, classes, positions) grid; without multi_output the rows are the
         # labels, as in MXNet (for >2-d data with a (n, d1) label that is per last axis)
@@ -49,7 +50,6 @@ class SoftmaxOutputKernel(OpKernel):
                 raise ShapeError(f"SoftmaxOutput: label shape {tuple(label)} holds {labels} "
                                  f"labels but data {tuple(data)} needs {n * self.positions}; "
                                  f"give the label shape {(n, self.positions)}")
-            self.classes = self.grad_view[1]
             # label index grid: (rows, positions); the class axis is the view's axis 1
             self.lab_shape = (self.grad_view[0], self.positions)
             self.ilab = xp.empty(self.lab_shape, dtype=np.intp)
@@ -78,7 +78,7 @@ class SoftmaxOutputKernel(OpKernel):
         self.grad_done(0, in_grads, req, dst)
 
     def _hard_label_grad(self, prob, label, dst):
-        xp, a, k = self.xp, self.attrs, self.classes
+        xp, a, k = self.xp, self.attrs, self.grad_view[1]
         g = dst.reshape(self.grad_view)
         xp.copyto(g, prob.reshape(g.shape))
         lab = label.reshape(self.lab_shape)

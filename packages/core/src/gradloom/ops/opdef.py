@@ -183,6 +183,10 @@ class OpDef:
     def num_outputs(self, attrs):
         return len(self.outputs(attrs)) + self.num_hidden_outputs(attrs)
 
+    def serialized_num_outputs(self, attrs):
+        """Output count written to symbol JSON's ``node_row_ptr`` (MXNet's, for fidelity)."""
+        return self.num_outputs(attrs)
+
     def variable_attrs(self, attrs, input_name):
         """Extra attributes for an automatically created input variable (e.g. ``__init__``)."""
         return {}

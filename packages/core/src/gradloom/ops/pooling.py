@@ -168,6 +168,11 @@ class Pooling(OpDef):
         "output_size": Param(parse_tuple, ()),
     }
 
+    def serialized_num_outputs(self, attrs):
+        # MXNet 1.9.1's wheels count a max-pooling workspace output in node_row_ptr; we need
+        # no workspace, but write the same count so saved JSON matches MXNet's byte for byte
+        return 2 if attrs.pool_type == "max" else 1
+
     def infer_shape(self, attrs, in_shapes, out_shapes):
         in_shapes, out_shapes = as_shapes(in_shapes), as_shapes(out_shapes)
         data, out = in_shapes[0], out_shapes[0]

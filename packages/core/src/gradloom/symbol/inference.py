@@ -115,8 +115,11 @@ def _run_fixpoint(order, values, call, merge, known, max_passes=None):
             outs = list(values[i])
             try:
                 new_ins, new_outs = call(node, ins, outs)
-            except GradloomError:
-                raise
+            except GradloomError as exc:
+                # operators know the input and shapes, only the graph knows the node's name
+                if repr(node.name) in str(exc):
+                    raise
+                raise type(exc)(f"node {node.name!r}: {exc}") from exc
             except Exception as exc:  # an operator bug should still name the node
                 raise ShapeError(f"{node.op.name} {node.name!r}: inference failed with "
                                  f"{type(exc).__name__}: {exc}") from exc

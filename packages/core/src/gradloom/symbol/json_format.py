@@ -118,7 +118,7 @@ def to_json(heads):
     w.key("node_row_ptr")
     row, total = [0], 0
     for node in order:
-        total += node.num_outputs
+        total += 1 if node.op is None else node.op.serialized_num_outputs(node.parsed)
         row.append(total)
     w.write_int_array(row)
     w.key("heads")

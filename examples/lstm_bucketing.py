@@ -1,0 +1,135 @@
+"""Character-level LSTM language model on Tiny Shakespeare, trained with BucketingModule.
+
+The flow of MXNet's example/rnn/bucketing/lstm_bucketing.py: lines become sentences,
+BucketSentenceIter groups them by length into buckets, ``sym_gen(seq_len)`` unrolls a
+stacked LSTM for each bucket, and ``BucketingModule.fit`` trains one set of parameters over
+all buckets, reporting perplexity (padding ignored).
+
+    python examples/lstm_bucketing.py                       # shipped 60 kB slice
+    python examples/lstm_bucketing.py --data ../shared/data/tinyshakespeare/input.txt
+    GRADLOOM_TINYSHAKESPEARE=/path/input.txt python examples/lstm_bucketing.py
+
+Works unchanged with ``import mxnet as mx`` for the model part; only the data loading is
+specific to this corpus.
+"""
+import argparse
+import logging
+import os
+
+import gradloom as mx
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DATA = os.path.join(HERE, "data", "tinyshakespeare_head.txt")
+BUCKETS = [10, 20, 30, 40, 50, 64]
+START_LABEL = 1      # ids start at 1 ...
+INVALID_LABEL = 0    # ... so 0 can pad sentences (and be ignored by the metric)
+
+
+def data_path(arg=None):
+    """``--data``, else $GRADLOOM_TINYSHAKESPEARE, else the shipped slice."""
+    return arg or os.environ.get("GRADLOOM_TINYSHAKESPEARE") or DEFAULT_DATA
+
+
+def read_lines(fname, max_lines=None):
+    """Non-empty lines of the corpus, each a list of characters."""
+    with open(fname, encoding="utf-8") as fobj:
+        lines = [line.rstrip("\n") for line in fobj]
+    lines = [list(line) for line in lines if line.strip()]
+    return lines[:max_lines] if max_lines else lines
+
+
+def tokenize(lines, vocab=None):
+    return mx.rnn.encode_sentences(lines, vocab=vocab, invalid_label=INVALID_LABEL,
+                                   start_label=START_LABEL, unknown_token=None
+                                   if vocab is None else "\x00")
+
+
+def make_sym_gen(vocab_size, num_layers=2, num_hidden=200, num_embed=200):
+    """``sym_gen(seq_len) -> (symbol, data_names, label_names)`` for the LSTM LM."""
+    stack = mx.rnn.SequentialRNNCell()
+    for i in range(num_layers):
+        stack.add(mx.rnn.LSTMCell(num_hidden=num_hidden, prefix=f"lstm_l{i}_"))
+
+    def sym_gen(seq_len):
+        data = mx.sym.Variable("data")
+        label = mx.sym.Variable("softmax_label")
+        embed = mx.sym.Embedding(data=data, input_dim=vocab_size, output_dim=num_embed,
+                                 name="embed")
+        stack.reset()
+        outputs, _ = stack.unroll(seq_len, inputs=embed, merge_outputs=True)
+        pred = mx.sym.Reshape(outputs, shape=(-1, num_hidden))
+        pred = mx.sym.FullyConnected(data=pred, num_hidden=vocab_size, name="pred")
+        label = mx.sym.Reshape(label, shape=(-1,))
+        pred = mx.sym.SoftmaxOutput(data=pred, label=label, name="softmax")
+        return pred, ("data",), ("softmax_label",)
+
+    return sym_gen
+
+
+def make_iters(fname, batch_size, max_lines=None, val_fraction=0.1):
+    """Train/validation BucketSentenceIters (the last lines are the validation set)."""
+    lines = read_lines(fname, max_lines)
+    split = int(len(lines) * (1 - val_fraction))
+    train_sent, vocab = tokenize(lines[:split])
+    vocab.setdefault("\x00", max(vocab.values()) + 1)   # id for characters unseen in training
+    val_sent, _ = tokenize(lines[split:], vocab)
+    train = mx.rnn.BucketSentenceIter(train_sent, batch_size, buckets=BUCKETS,
+                                      invalid_label=INVALID_LABEL)
+    val = mx.rnn.BucketSentenceIter(val_sent, batch_size, buckets=BUCKETS,
+                                    invalid_label=INVALID_LABEL)
+    return train, val, vocab
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train a character-level LSTM language "
+                                                 "model with bucketing")
+    parser.add_argument("--data", default=None, help="text file (default: "
+                        "$GRADLOOM_TINYSHAKESPEARE or the shipped slice)")
+    parser.add_argument("--max-lines", type=int, default=None)
+    parser.add_argument("--num-layers", type=int, default=2)
+    parser.add_argument("--num-hidden", type=int, default=200)
+    parser.add_argument("--num-embed", type=int, default=200)
+    parser.add_argument("--gpus", type=str, default=None,
+                        help="e.g. 0,1 (default: CPU)")
+    parser.add_argument("--kv-store", type=str, default="device")
+    parser.add_argument("--num-epochs", type=int, default=25)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--optimizer", type=str, default="sgd")
+    parser.add_argument("--mom", type=float, default=0.0)
+    parser.add_argument("--wd", type=float, default=0.00001)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--disp-batches", type=int, default=50)
+    parser.add_argument("--model-prefix", type=str, default=None,
+                        help="save a checkpoint after every epoch")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)-15s %(message)s")
+    args = parse_args(argv)
+    mx.random.seed(42)
+    train, val, vocab = make_iters(data_path(args.data), args.batch_size, args.max_lines)
+    sym_gen = make_sym_gen(len(vocab) + START_LABEL, args.num_layers, args.num_hidden,
+                           args.num_embed)
+    contexts = ([mx.gpu(int(i)) for i in args.gpus.split(",")] if args.gpus
+                else mx.cpu(0))
+    model = mx.mod.BucketingModule(sym_gen=sym_gen,
+                                   default_bucket_key=train.default_bucket_key,
+                                   context=contexts)
+    epoch_end = (mx.callback.module_checkpoint(model, args.model_prefix,
+                                               save_optimizer_states=True)
+                 if args.model_prefix else None)
+    model.fit(train_data=train, eval_data=val,
+              eval_metric=mx.metric.Perplexity(INVALID_LABEL),
+              kvstore=args.kv_store, optimizer=args.optimizer,
+              optimizer_params={"learning_rate": args.lr, "momentum": args.mom,
+                                "wd": args.wd},
+              initializer=mx.init.Xavier(factor_type="in", magnitude=2.34),
+              num_epoch=args.num_epochs, epoch_end_callback=epoch_end,
+              batch_end_callback=mx.callback.Speedometer(args.batch_size, args.disp_batches,
+                                                         auto_reset=False))
+    return model
+
+
+if __name__ == "__main__":
+    main()

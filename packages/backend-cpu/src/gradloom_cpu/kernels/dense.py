@@ -1,0 +1,72 @@
+"""FullyConnected with its 2-D views made once per bound array, not per call.
+
+Core's ``FullyConnectedKernel`` is already one GEMM per product; what costs on small
+networks is Python work per call (reshapes, attribute lookups) and the fresh arrays its
+'add' paths create. The views are cached per input/output array (the executor passes the
+same arrays every step); non-contiguous inputs, whose reshape is a copy, are reshaped per
+call as in the generic kernel.
+"""
+import numpy as np
+
+from gradloom.ops.dense import FullyConnectedKernel
+
+
+class CpuFullyConnectedKernel(FullyConnectedKernel):
+    def setup(self):
+        super().setup()
+        self._fwd_key = self._bwd_key = None
+        dtype = self.dtypes["in"][0]
+        self.dw_scratch = np.empty((self.attrs.num_hidden, self.cols), dtype=dtype)
+        self.db_scratch = np.empty((self.attrs.num_hidden,), dtype=dtype) \
+            if self.has_bias else None
+        self.dx_scratch = None
+
+    def forward(self, is_train, inputs, outputs, aux):
+        x, y = inputs[0], outputs[0]
+        key = self._fwd_key
+        if key is None or key[0] is not x or key[1] is not y:
+            flat = x.flags.c_contiguous and y.flags.c_contiguous
+            key = self._fwd_key = (x, y, flat and x.reshape(self.x2), flat and y.reshape(self.y2))
+        y2 = key[3]
+        if y2 is False:
+            return super().forward(is_train, inputs, outputs, aux)
+        np.matmul(key[2], inputs[1].T, out=y2)
+        if self.has_bias:
+            np.add(y2, inputs[2], out=y2)
+
+    def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
+        g, x, dx = out_grads[0], inputs[0], in_grads[0]
+        key = self._bwd_key
+        if key is None or key[0] is not g or key[1] is not x or key[2] is not dx:
+            flat = g.flags.c_contiguous and x.flags.c_contiguous and (
+                dx is None or dx.flags.c_contiguous)
+            key = self._bwd_key = (g, x, dx, flat, flat and g.reshape(self.y2),
+                                   flat and x.reshape(self.x2),
+                                   flat and dx is not None and dx.reshape(self.x2))
+        if not key[3]:
+            return super().backward(out_grads, inputs, outputs, aux, in_grads, req)
+        g2, x2 = key[4], key[5]
+        r = req[0]
+        if dx is not None and r != "null":
+            if r == "write":
+                np.matmul(g2, inputs[1], out=key[6])
+            else:
+                if self.dx_scratch is None:
+                    self.dx_scratch = np.empty(self.x2, dtype=dx.dtype)
+                np.matmul(g2, inputs[1], out=self.dx_scratch)
+                np.add(key[6], self.dx_scratch, out=key[6])
+        dw = in_grads[1]
+        if dw is not None and req[1] != "null":
+            if req[1] == "write":
+                np.matmul(g2.T, x2, out=dw)
+            else:
+                np.matmul(g2.T, x2, out=self.dw_scratch)
+                np.add(dw, self.dw_scratch, out=dw)
+        if self.has_bias:
+            db = in_grads[2]
+            if db is not None and req[2] != "null":
+                if req[2] == "write":
+                    np.sum(g2, axis=0, out=db)
+                else:
+                    np.sum(g2, axis=0, out=self.db_scratch)
+                    np.add(db, self.db_scratch, out=db)

@@ -1,0 +1,89 @@
+"""SoftmaxOutput: softmax and its hard-label gradient with bind-time scratch only.
+
+Core's kernel builds row maxima, sums, the one-hot target and the ignore mask as fresh
+arrays each call. Here they are bind-time buffers and the class subtraction is one indexed
+update with precomputed row numbers. The fast backward covers one label per row (no
+``multi_output`` positions) without label smoothing — what classifiers use; probability
+labels, ``multi_output`` and ``smooth_alpha`` run core's code.
+"""
+import numpy as np
+
+from gradloom.ops.loss import SoftmaxOutputKernel
+
+
+class CpuSoftmaxOutputKernel(SoftmaxOutputKernel):
+    def setup(self):
+        super().setup()
+        rows, k = self.view
+        dtype = self.dtypes["in"][0]
+        self.rowmax = np.empty((rows, 1), dtype=dtype)
+        self.rowsum = np.empty((rows, 1), dtype=dtype)
+        a = self.attrs
+        self.fast_grad = not self.soft and self.positions == 1 and not a.smooth_alpha
+        if self.fast_grad:
+            self.row_index = np.arange(rows)
+            self.ilab1 = self.ilab.reshape(rows)
+            self.valid1 = self.valid.reshape(rows)
+            self.target = np.empty(rows, dtype=np.intp)
+            self.hit = np.empty(rows, dtype=dtype)
+            self.keep = np.empty((rows, 1), dtype=bool)
+            self.keep1 = self.keep.reshape(rows)
+            self.dx_scratch = None
+        self._views = None
+
+    def _2d(self, x, y):
+        views = self._views
+        if views is None or views[0] is not x or views[1] is not y:
+            views = self._views = (x, y, x.reshape(self.view), y.reshape(self.view))
+        return views[2], views[3]
+
+    def forward(self, is_train, inputs, outputs, aux):
+        out = outputs[0]
+        if not out.flags.c_contiguous:
+            return super().forward(is_train, inputs, outputs, aux)
+        x, y = self._2d(inputs[0], out)
+        np.max(x, axis=1, keepdims=True, out=self.rowmax)
+        np.subtract(x, self.rowmax, out=y)
+        np.exp(y, out=y)
+        np.sum(y, axis=1, keepdims=True, out=self.rowsum)
+        np.divide(y, self.rowsum, out=y)
+
+    def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
+        if not self.fast_grad or not outputs[0].flags.c_contiguous:
+            return super().backward(out_grads, inputs, outputs, aux, in_grads, req)
+        self.zero_grad(1, in_grads, req)
+        if not self.wants(0, in_grads, req):
+            return
+        a = self.attrs
+        if req[0] == "write" and in_grads[0].flags.c_contiguous:
+            dst = in_grads[0]
+        else:
+            if self.dx_scratch is None:
+                self.dx_scratch = np.empty(self.view, dtype=in_grads[0].dtype)
+            dst = self.dx_scratch
+        g = dst.reshape(self.view)
+        np.copyto(g, outputs[0].reshape(self.view))
+        # truncation toward zero like int(); a label outside [0, k) subtracts nothing
+        np.copyto(self.ilab1, inputs[1].reshape(-1), casting="unsafe")
+        np.less(self.ilab1.view(np.uintp), self.classes, out=self.valid1)
+        np.multiply(self.ilab1, self.valid1, out=self.target)
+        np.copyto(self.hit, self.valid1)
+        g[self.row_index, self.target] -= self.hit
+        scale = a.grad_scale
+        if a.use_ignore or a.normalization == "valid":
+            np.not_equal(self.ilab1, self.ignore, out=self.keep1)
+            if a.use_ignore:
+                np.multiply(g, self.keep, out=g)
+            if a.normalization == "valid":  # counted even without use_ignore, like core
+                scale /= max(int(np.count_nonzero(self.keep1)), 1)
+        elif a.normalization == "batch":
+            scale /= self.view[0]
+        if scale != 1.0:
+            np.multiply(g, scale, out=g)
+        if a.out_grad:
+            np.multiply(dst, out_grads[0], out=dst)
+        if dst is not in_grads[0]:
+            if req[0] == "write":
+                np.copyto(in_grads[0], dst)
+            else:
+                np.add(in_grads[0], dst, out=in_grads[0])

@@ -1,0 +1,116 @@
+"""LSTM language model on a text file, trained with a BucketingModule.
+
+MXNet's ``example/rnn/bucketing/lstm_bucketing.py``: embedding -> stacked LSTM cells
+unrolled over the bucket length -> FullyConnected over the vocabulary -> SoftmaxOutput, one
+symbol per sentence-length bucket, all sharing parameters. Token id 0 marks padding (it is
+the iterator's invalid label and the metric's ignored label), real tokens start at 1.
+"""
+import os
+
+from gradloom.base import ConfigError
+
+DESCRIPTION = "2-layer LSTM language model over a .txt file (one sentence per line)"
+PARAMS = {"num_hidden": 200, "num_embed": 200, "num_layers": 2,
+          "buckets": "10,20,30,40,50,60", "tokens": "words"}
+INVALID_LABEL = 0
+START_LABEL = 1
+UNKNOWN = "<unk>"
+
+
+def read_sentences(path, tokens, option="--data"):
+    """Non-empty lines of a UTF-8 text file, as lists of words or of characters."""
+    if not str(path).lower().endswith(".txt"):
+        raise ConfigError(f"model 'lstm-lm' trains on a text file: give {option} FILE.txt "
+                          f"(one sentence per line), e.g. tinyshakespeare/input.txt; got "
+                          f"{path!r}")
+    if not os.path.exists(path):
+        raise ConfigError(f"data not found: {path!r} ({option})")
+    if tokens not in ("words", "chars"):
+        raise ConfigError(f"model parameter 'tokens' is 'words' or 'chars', got {tokens!r}")
+    with open(path, encoding="utf-8") as handle:
+        lines = [line.rstrip("\n") for line in handle]
+    if tokens == "words":
+        return [line.split() for line in lines if line.split()]
+    return [list(line) for line in lines if line.strip()]
+
+
+def sym_gen_for(vocab_size, num_hidden, num_embed, num_layers):
+    """``sym_gen(seq_len) -> (symbol, data_names, label_names)`` for a BucketingModule."""
+    import gradloom as mx
+    stack = mx.rnn.SequentialRNNCell()
+    for layer in range(num_layers):
+        stack.add(mx.rnn.LSTMCell(num_hidden=num_hidden, prefix=f"lstm_l{layer}_"))
+
+    def sym_gen(seq_len):
+        data = mx.sym.Variable("data")
+        label = mx.sym.Variable("softmax_label")
+        embed = mx.sym.Embedding(data=data, input_dim=vocab_size, output_dim=num_embed,
+                                 name="embed")
+        stack.reset()
+        outputs, _ = stack.unroll(seq_len, inputs=embed, merge_outputs=True)
+        pred = mx.sym.Reshape(outputs, shape=(-1, num_hidden))
+        pred = mx.sym.FullyConnected(data=pred, num_hidden=vocab_size, name="pred")
+        label = mx.sym.Reshape(label, shape=(-1,))
+        pred = mx.sym.SoftmaxOutput(data=pred, label=label, name="softmax")
+        return pred, ("data",), ("softmax_label",)
+
+    return sym_gen
+
+
+def _write_vocab(prefix, vocab):
+    import json
+
+    from gradloom.fileio import atomic_write
+    with atomic_write(f"{prefix}-vocab.json", "w") as handle:
+        json.dump({"invalid_label": INVALID_LABEL, "unknown": UNKNOWN, "vocab": vocab},
+                  handle, ensure_ascii=False, sort_keys=True)
+
+
+def make_job(settings, contexts):
+    import gradloom as mx
+
+    from . import int_list, model_params
+    params = model_params(__import__(__name__, fromlist=["PARAMS"]), settings.model_params,
+                          settings.model)
+    sizes = {k: int_list(params[k], k)[0] for k in ("num_hidden", "num_embed", "num_layers")}
+    buckets = int_list(params["buckets"], "buckets")
+    train_sentences = read_sentences(settings.data, params["tokens"])
+    # the unknown token gets an id up front so validation text can map unseen tokens to it
+    encoded, vocab = mx.rnn.encode_sentences(train_sentences + [[UNKNOWN]],
+                                             invalid_label=INVALID_LABEL,
+                                             start_label=START_LABEL)
+    encoded = encoded[:-1]
+    vocab_size = max(vocab.values()) + 1
+    train_iter = mx.rnn.BucketSentenceIter(encoded, settings.batch_size, buckets=buckets,
+                                           invalid_label=INVALID_LABEL)
+    if not train_iter.idx:
+        raise ConfigError(f"{settings.data}: no bucket of {buckets} holds a full batch of "
+                          f"{settings.batch_size} sentences; lower --batch-size or change "
+                          f"--model-param buckets=...")
+    val_iter, val_count = None, 0
+    if settings.val_data and settings.val_data != "none":
+        val_sentences = read_sentences(settings.val_data, params["tokens"], "--val-data")
+        val_encoded, _ = mx.rnn.encode_sentences(val_sentences, vocab=dict(vocab),
+                                                 invalid_label=INVALID_LABEL,
+                                                 unknown_token=UNKNOWN)
+        val_iter = mx.rnn.BucketSentenceIter(val_encoded, settings.batch_size,
+                                             buckets=buckets, invalid_label=INVALID_LABEL)
+        val_count = len(val_sentences)
+    if settings.checkpoint:
+        _write_vocab(settings.checkpoint, vocab)
+    sym_gen = sym_gen_for(vocab_size, **sizes)
+    default_key = train_iter.default_bucket_key
+
+    def make_module(contexts):
+        return mx.mod.BucketingModule(sym_gen, default_bucket_key=default_key,
+                                      context=contexts)
+
+    def metric():
+        return settings.metric or mx.metric.Perplexity(INVALID_LABEL)
+
+    validation = f"validation {val_count}" if val_iter is not None else "no validation data"
+    return {"symbol": sym_gen(default_key)[0], "make_module": make_module,
+            "train": train_iter, "val": val_iter, "metric": metric,
+            "initializer": mx.init.Xavier(factor_type="in", magnitude=2.34),
+            "summary": f"{len(train_sentences)} sentences, {validation}, vocabulary "
+                       f"{vocab_size}, buckets {buckets}"}
