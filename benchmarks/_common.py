@@ -76,6 +76,23 @@ def best_rate(step, batch, seconds=2.0, repeats=3, warmup=3):
     return best
 
 
+def best_rates(steps, batch, seconds=2.0, repeats=3, warmup=3):
+    """Best samples/s of each ``{label: step}``, their windows interleaved.
+
+    The machines these run on are shared: a burst of someone else's work would penalise
+    whichever framework it happens to land on. Alternating one window of each, ``repeats``
+    times, and keeping each one's best puts both under the same conditions.
+    """
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    best = dict.fromkeys(steps, 0.0)
+    for _ in range(repeats):
+        for label, step in steps.items():
+            best[label] = max(best[label], best_rate(step, batch, seconds, 1, warmup=0))
+    return best
+
+
 def mxnet_python():
     """Interpreter of a separate MXNet 1.9.1 environment (it needs numpy < 2), if any."""
     path = os.environ.get("GRADLOOM_BENCH_MXNET_PYTHON", "/work/mxvenv/bin/python")

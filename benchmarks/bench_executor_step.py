@@ -2,8 +2,10 @@
 
 gradloom's bound executor against PyTorch CPU (2 threads) in the same run, and MXNet 1.9.1
 (its own interpreter, see ``_common.mxnet_python``) when present. Prints the ratios.
+Parameters get gradients, data and labels do not (as in ``Module.fit``, and as PyTorch
+computes it); gradloom and PyTorch windows alternate, best of ``--repeat`` each.
 
-    python benchmarks/bench_executor_step.py [--seconds 2] [--networks mlp,lenet,tiny]
+    python benchmarks/bench_executor_step.py [--seconds 2] [--repeat 3] [--networks mlp,lenet,tiny]
 """
 import argparse
 import json
@@ -13,13 +15,16 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import NETWORKS, best_rate, build, build_torch, print_table, run_in_mxnet  # noqa: E402
+from _common import (NETWORKS, best_rate, best_rates, build, build_torch,  # noqa: E402
+                     print_table, run_in_mxnet)
 
 
 def symbolic_step(mx, name, ctx):
     batch, shape = NETWORKS[name]
     sym = build(mx, name)
-    exe = sym.simple_bind(ctx, data=(batch, *shape), grad_req="write")
+    req = {n: "null" if n in ("data", "softmax_label") else "write"
+           for n in sym.list_arguments()}
+    exe = sym.simple_bind(ctx, data=(batch, *shape), grad_req=req)
     rng = np.random.default_rng(0)
     for arr_name, arr in exe.arg_dict.items():
         if arr_name not in ("data", "softmax_label"):
@@ -27,10 +32,13 @@ def symbolic_step(mx, name, ctx):
     exe.arg_dict["data"][:] = rng.random((batch, *shape), dtype=np.float32)
     exe.arg_dict["softmax_label"][:] = rng.integers(0, 10, batch).astype(np.float32)
 
+    probe = exe.grad_dict["fc1_weight"]
+    forward, backward = exe.forward, exe.backward
+
     def step():
-        exe.forward(is_train=True)
-        exe.backward()
-        exe.grad_arrays[1].wait_to_read()
+        forward(is_train=True)
+        backward()
+        probe.wait_to_read()
     return step, batch
 
 
@@ -53,28 +61,32 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--framework", default="all", choices=["all", "mxnet"])
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--networks", default="mlp,lenet,tiny")
     args = parser.parse_args()
     names = args.networks.split(",")
     if args.framework == "mxnet":  # running inside MXNet's interpreter
         import mxnet as mx
-        print(json.dumps({n: best_rate(*symbolic_step(mx, n, mx.cpu()), seconds=args.seconds)
-                          for n in names}))
+        print(json.dumps({n: best_rate(*symbolic_step(mx, n, mx.cpu()), seconds=args.seconds,
+                                       repeats=args.repeat) for n in names}))
         return
     import gradloom as mx
-    mxnet_rates = run_in_mxnet(__file__, ["--seconds", str(args.seconds),
-                                          "--networks", args.networks]) or {}
+    mxnet_rates = run_in_mxnet(__file__, ["--seconds", str(args.seconds), "--repeat",
+                                          str(args.repeat), "--networks", args.networks]) or {}
     rows = []
     for name in names:
-        ours = best_rate(*symbolic_step(mx, name, mx.cpu()), seconds=args.seconds)
-        ref = best_rate(*torch_step(name), seconds=args.seconds)
+        ours_step, batch = symbolic_step(mx, name, mx.cpu())
+        rates = best_rates({"ours": ours_step, "torch": torch_step(name)[0]}, batch,
+                           seconds=args.seconds, repeats=args.repeat)
+        ours, ref = rates["ours"], rates["torch"]
         row = {"network": name, "batch": NETWORKS[name][0], "gradloom/s": f"{ours:.0f}",
                "torch/s": f"{ref:.0f}", "gradloom/torch": f"{ours / ref:.2f}x"}
         if name in mxnet_rates:
             row["mxnet/s"] = f"{mxnet_rates[name]:.0f}"
             row["gradloom/mxnet"] = f"{ours / mxnet_rates[name]:.2f}x"
         rows.append(row)
-    print("forward+backward step, samples/s (best of 3 windows)")
+    print(f"forward+backward step, samples/s (best of {args.repeat} interleaved windows of "
+          f"{args.seconds:g} s)")
     print_table(rows, ["network", "batch", "gradloom/s", "torch/s", "gradloom/torch", "mxnet/s",
                        "gradloom/mxnet"])
 

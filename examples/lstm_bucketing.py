@@ -109,7 +109,7 @@ def main(argv=None):
     args = parse_args(argv)
     mx.random.seed(42)
     train, val, vocab = make_iters(data_path(args.data), args.batch_size, args.max_lines)
-    sym_gen = make_sym_gen(len(vocab) + START_LABEL, args.num_layers, args.num_hidden,
+    sym_gen = make_sym_gen(max(vocab.values()) + 1, args.num_layers, args.num_hidden,
                            args.num_embed)
     contexts = ([mx.gpu(int(i)) for i in args.gpus.split(",")] if args.gpus
                 else mx.cpu(0))
@@ -119,11 +119,13 @@ def main(argv=None):
     epoch_end = (mx.callback.module_checkpoint(model, args.model_prefix,
                                                save_optimizer_states=True)
                  if args.model_prefix else None)
+    optimizer_params = {"learning_rate": args.lr, "wd": args.wd}
+    if args.optimizer.lower() in ("sgd", "nag"):   # the optimizers that take a momentum
+        optimizer_params["momentum"] = args.mom
     model.fit(train_data=train, eval_data=val,
               eval_metric=mx.metric.Perplexity(INVALID_LABEL),
               kvstore=args.kv_store, optimizer=args.optimizer,
-              optimizer_params={"learning_rate": args.lr, "momentum": args.mom,
-                                "wd": args.wd},
+              optimizer_params=optimizer_params,
               initializer=mx.init.Xavier(factor_type="in", magnitude=2.34),
               num_epoch=args.num_epochs, epoch_end_callback=epoch_end,
               batch_end_callback=mx.callback.Speedometer(args.batch_size, args.disp_batches,

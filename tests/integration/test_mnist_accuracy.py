@@ -67,6 +67,7 @@ def _fit(sym, flat, epochs, batch_size, lr, decay_every=2):
     return acc
 
 
+@pytest.mark.slow
 def test_mlp_reaches_975():
     assert _fit(mlp(), flat=True, epochs=6, batch_size=100, lr=0.1) >= 0.975
 

@@ -84,3 +84,13 @@ def test_this_machine_reports_its_own_state():
         assert reason and ("cupy" in reason or "CUDA" in reason)
         assert line == f"gpu: unavailable ({reason})"
     assert available == _gpu_usable()
+    try:
+        import gradloom_cli  # noqa: F401
+    except ImportError:
+        return   # the CLI is a separate distribution
+    listing = _python("from gradloom_cli.main import cli\n"
+                      "cli(['plugins'], standalone_mode=False)\n")
+    gpu_line = next(ln for ln in listing.splitlines() if "gpu:" in ln)
+    # `gradloom plugins` shows the same state and reason
+    assert ("unavailable" in gpu_line and reason in gpu_line) if not available \
+        else "unavailable" not in gpu_line

@@ -215,6 +215,64 @@ def test_two_devices_sum_gradients_like_one(cpu_state, runner, tmp_path, small_d
                                    atol=1e-6)
 
 
+def test_model_params_change_the_network(cpu_state, runner, tmp_path, small_data):
+    result = runner.invoke(cli, ["train", "--data", str(small_data / "val.npz"), "--val-data",
+                                 "none", "--epochs", "1", "--model-param", "hidden=32",
+                                 "--checkpoint", str(tmp_path / "narrow")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(runner.invoke(cli, ["inspect", str(tmp_path / "narrow"),
+                                            "--json"]).stdout)
+    shapes = {p["name"]: p["shape"] for p in report["parameters"]}
+    assert shapes == {"fc1_weight": [32, 784], "fc1_bias": [32], "fc2_weight": [10, 32],
+                      "fc2_bias": [10]}
+    result = runner.invoke(cli, ["train", "--model-param", "depth=3"])
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: model 'mlp' has no parameter depth (--model-param / "
+                             "[model_params]); its parameters: hidden (default 128,64)\n")
+
+
+LM_TEXT = "\n".join(["the cat sat on the mat", "the dog sat on the log",
+                     "a cat and a dog", "the mat and the log"] * 12) + "\n"
+
+
+def test_lstm_lm_trains_and_resumes(cpu_state, runner, tmp_path):
+    pytest.importorskip("gradloom.rnn")
+    text = tmp_path / "tiny.txt"
+    text.write_text(LM_TEXT)
+    prefix = str(tmp_path / "lm")
+    log = tmp_path / "log.jsonl"
+    args = ["train", "--model", "lstm-lm", "--data", str(text), "--val-data", str(text),
+            "--model-param", "num_hidden=16", "--model-param", "num_embed=8",
+            "--model-param", "num_layers=1", "--model-param", "buckets=4,6",
+            "--batch-size", "8", "--optimizer", "adam", "--opt-param", "learning_rate=0.05",
+            "--checkpoint", prefix, "--log-json", str(log)]
+    result = runner.invoke(cli, args + ["--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    # 9 distinct words + <unk> get ids 1..10 (0 pads): vocabulary 11
+    assert result.stdout.splitlines()[0] == (
+        "Training lstm-lm on " + str(text) + " (48 sentences, validation 48, vocabulary 11, "
+        "buckets [4, 6]) on cpu(0), kvstore local, batch size 8, adam(learning_rate=0.05)")
+    first, second = _records(log)
+    # a uniform guess over 11 ids has perplexity 11; learning the toy language goes below
+    assert first["train"]["perplexity"] < 11.0
+    assert second["validation"]["perplexity"] < first["validation"]["perplexity"]
+    vocab = json.loads((tmp_path / "lm-vocab.json").read_text())
+    assert vocab["invalid_label"] == 0 and vocab["vocab"]["the"] == 1
+    assert (tmp_path / "lm-symbol.json").exists()  # the default bucket, for inspect
+    result = runner.invoke(cli, args + ["--epochs", "3", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert [r["epoch"] for r in _records(log)] == [1, 2, 3]
+
+
+def test_lstm_lm_needs_text(cpu_state, runner):
+    pytest.importorskip("gradloom.rnn")
+    result = runner.invoke(cli, ["train", "--model", "lstm-lm"])
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: model 'lstm-lm' trains on a text file: give --data "
+                             "FILE.txt (one sentence per line), e.g. tinyshakespeare/input.txt;"
+                             " got 'mnist-small'\n")
+
+
 def test_interactive_progress_rewrites_one_line():
     import io
 

@@ -113,8 +113,14 @@ def test_a_failing_rank_ends_the_job_quickly(run_mpi, mode, plain):
         assert "Traceback" in run.stderr
 
 
-def test_barrier_timeout_turns_a_stall_into_an_error(run_mpi):
-    run = run_mpi(2, "stall_worker.py", plain_python=True, timeout=50)
+@pytest.mark.parametrize("mode,message", [
+    ("barrier", "barrier() did not complete within 1.0 s"),
+    ("sum", "the sum of keys ['w'] did not complete within 1.0 s"),
+    ("flat", "allreduce_flat (the gradients) did not complete within 1.0 s"),
+])
+def test_timeouts_turn_a_stalled_rank_into_an_error(run_mpi, mode, message):
+    run = run_mpi(2, "stall_worker.py", mode, plain_python=True, timeout=50)
     assert run.returncode != 0
     assert run.seconds < 10, f"the job took {run.seconds:.1f} s to end"
-    assert "ranks reached the barrier within 1.0 s" in run.stderr
+    assert message in run.stderr
+    assert "rank 0" in run.stderr

@@ -3,7 +3,8 @@
 Kernels are launched on cupy's current stream, so a step queues work without waiting; the host
 only synchronises where the user asks for values (``asnumpy``). Binding (kernel workspaces,
 the buffer pool) and every step run with the executor's GPU current, so ``gpu(1)`` arrays and
-kernels land on device 1 even when the caller's current device is another one.
+kernels land on device 1 even when the caller's current device is another one. Bias-adds
+are fused into the following activation where the graph allows it (``fusion``).
 """
 import numpy as np
 
@@ -12,10 +13,7 @@ from gradloom.executor.graph_executor import GraphExecutor, _raw
 
 
 class CudaExecutor(GraphExecutor):
-    def __init__(self, backend, request):
-        with backend.device_scope(request.device_id):
-            super().__init__(backend, request)
-
+    # binding already runs in the device's scope (GraphExecutor.__init__)
     def forward(self, is_train=False, **kwargs):
         with self._backend.device_scope(self._device_id):
             return super().forward(is_train, **kwargs)
@@ -51,7 +49,7 @@ class CudaExecutor(GraphExecutor):
                              f"{tuple(dst.shape)}; call reshape() to change bound shapes")
         backend = self._backend
         if backend.owns(src):
-            if src.device.id == dst.device.id:
+            if backend.device_of(src) == backend.device_of(dst):
                 self._xp.copyto(dst, src, casting="unsafe")
             else:
                 backend.reduce_sum_into(dst, [src])

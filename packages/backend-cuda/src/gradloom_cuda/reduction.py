@@ -83,17 +83,27 @@ def _try_nccl(backend, dst, gpu_srcs):
 
 
 def _peer_copy(backend, target, src):
-    """Copy the GPU array ``src`` (another device) into ``target`` on the current device."""
+    """Copy the GPU array ``src`` (another device) into ``target`` on the current device.
+
+    The bytes move with one ``cudaMemcpyPeerAsync`` on the current device's stream, after
+    the source device's queued work (an event the stream waits on). Strided arrays are made
+    contiguous on their own device first (and land in a staging buffer when ``target`` is
+    strided), so no kernel ever reads another device's memory.
+    """
     cupy = backend.xp
     ev = backend.event(src.device.id)
     with cupy.cuda.Device(src.device.id):
+        if not src.flags.c_contiguous:
+            src = cupy.ascontiguousarray(src)
         ev.record(cupy.cuda.get_current_stream())
     stream = cupy.cuda.get_current_stream()
     stream.wait_event(ev)
-    if src.flags.c_contiguous and target.flags.c_contiguous:
-        target.data.copy_from_device_async(src.data, src.nbytes, stream)
-    else:   # strided views: let cupy copy (peer access) element by element
-        cupy.copyto(target, src)
+    here = cupy.cuda.Device().id
+    landing = target if target.flags.c_contiguous else \
+        backend.staging(("strided",), src.shape, src.dtype, here)
+    landing.data.copy_from_device_async(src.data, src.nbytes, stream)
+    if landing is not target:
+        cupy.copyto(target, landing.reshape(target.shape))
 
 
 def reduce_sum_into(backend, dst, srcs, src_backends=None):
@@ -115,7 +125,7 @@ def reduce_sum_into(backend, dst, srcs, src_backends=None):
                 continue
             if src.device.id == here:
                 part = src
-            elif not started and src.shape == dst.shape:
+            elif not started and src.shape == dst.shape and src.dtype == dst.dtype:
                 _peer_copy(backend, dst, src)   # first value: straight into dst
                 started = True
                 continue

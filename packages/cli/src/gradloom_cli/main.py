@@ -46,8 +46,8 @@ def describe_error(exc):
 
 
 def load_plugin_state():
-    """The process-wide plugin state; the warning for a broken plugin is not repeated here
-    because ``gradloom plugins`` reports it, and ``report_failures`` prints one line each."""
+    """The process-wide plugin state. Python's warning for a broken plugin is silenced: the
+    group prints one line per failure instead, and ``gradloom plugins`` lists them."""
     from gradloom.plugins import load_plugins
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"gradloom plugin .* failed to load",

@@ -108,6 +108,7 @@ def _classifier_job(settings, contexts, zoo_model):
     if val_x is not None:
         val_iter = mx.io.NDArrayIter(val_x, val_y, min(batch, len(val_x)),
                                      label_name=labels[0])
+    validation = f"validation {len(val_x)}" if val_x is not None else "no validation data"
 
     def make_module(contexts):
         return mx.mod.Module(symbol, data_names=("data",), label_names=(labels[0],),
@@ -117,9 +118,7 @@ def _classifier_job(settings, contexts, zoo_model):
             "val": val_iter, "metric": lambda: settings.metric or "acc",
             "initializer": mx.init.Xavier(rnd_type="gaussian", factor_type="in",
                                           magnitude=2),
-            "summary": f"{len(train_x)} samples, "
-                       f"{'validation ' + str(len(val_x)) if val_x is not None else 'no validation data'}"
-                       f", {num_classes} classes"}
+            "summary": f"{len(train_x)} samples, {validation}, {num_classes} classes"}
 
 
 def describe(settings, job, optimizer_params):

@@ -47,6 +47,7 @@ _SUBMODULES = {
     "kv": "gradloom.kvstore",
     "monitor": "gradloom.monitor",
     "mon": "gradloom.monitor",
+    "profiler": "gradloom.profiler",
     "rnn": "gradloom.rnn",
     "testing": "gradloom.testing",
     "test_utils": "gradloom.testing",

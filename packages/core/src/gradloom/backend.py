@@ -101,7 +101,8 @@ class Backend(abc.ABC):
             if src is dst:
                 continue
             if not (backend is self and self.owns(src) and self.device_of(src) == here):
-                host = src if isinstance(src, np.ndarray) else backend.to_host(src)
+                # the owning backend knows how to bring its arrays to the host
+                host = backend.to_host(src) if backend.owns(src) else np.asarray(src)
                 if not started:   # the first value is copied straight in, no temporary
                     self.copy_from_host(dst, host)
                     started = True

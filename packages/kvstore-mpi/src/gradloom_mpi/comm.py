@@ -63,12 +63,37 @@ class Communicator:
         return Communicator(self._comm.Dup())
 
     # -- array collectives (in place, no pickling) -----------------------------------------
-    def allreduce_sum(self, buffer):
-        """Sum the contiguous array ``buffer`` over all ranks, in place."""
+    def allreduce_sum(self, buffer, timeout_s=None, what="allreduce"):
+        """Sum the contiguous array ``buffer`` over all ranks, in place.
+
+        With ``timeout_s`` the sum is started non-blocking and ``DistributedError`` is
+        raised when it has not completed in time (a rank never joined: it crashed silently,
+        hangs, or ran out of batches early), instead of waiting forever.
+        """
         if self.size > 1:
             MPI = mpi()
-            self._comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+            if timeout_s is None:
+                self._comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+            else:
+                request = self._comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+                self._wait(request, timeout_s, what)
         return buffer
+
+    def _wait(self, request, timeout_s, what):
+        deadline = time.monotonic() + timeout_s
+        spins = 0
+        while not request.Test():
+            if time.monotonic() > deadline:
+                raise DistributedError(
+                    f"rank {self.rank}: {what} did not complete within {timeout_s} s: at "
+                    f"least one of the {self.size} ranks never joined it (crashed, stuck, or "
+                    f"ran out of batches early; shard the data with gradloom_mpi.ShardedIter "
+                    f"so every rank runs the same number of steps)")
+            spins += 1
+            # spin briefly (sums usually finish within microseconds to milliseconds), then
+            # back off so a long wait does not burn a core
+            if spins > 1000:
+                time.sleep(min(1e-5 * (spins - 1000), 0.01))
 
     def bcast_array(self, buffer, root=0):
         """Overwrite ``buffer`` on every rank with ``root``'s, in place."""
@@ -96,18 +121,7 @@ class Communicator:
         if timeout_s is None:
             self._comm.Barrier()
             return
-        request = self._comm.Ibarrier()
-        deadline = time.monotonic() + timeout_s
-        pause = 1e-4
-        while not request.Test():
-            if time.monotonic() > deadline:
-                raise DistributedError(
-                    f"rank {self.rank}: not every one of the {self.size} ranks reached the "
-                    f"barrier within {timeout_s} s; a rank is stuck or has fewer batches than "
-                    f"the others (shard the data with gradloom_mpi.ShardedIter so every rank "
-                    f"runs the same number of steps)")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.01)
+        self._wait(self._comm.Ibarrier(), timeout_s, "barrier()")
 
     def abort(self, code=1):
         self._comm.Abort(code)
@@ -124,7 +138,7 @@ class SingleProcess:
     rank = 0
     size = 1
 
-    def allreduce_sum(self, buffer):
+    def allreduce_sum(self, buffer, timeout_s=None, what="allreduce"):
         return buffer
 
     def bcast_array(self, buffer, root=0):

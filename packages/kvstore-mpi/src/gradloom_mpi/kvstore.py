@@ -95,13 +95,15 @@ class MPIKVStore(KVStore):
     :param reduce_on: ``'host'`` or ``'device'`` (where one worker's device copies are summed).
     :param cuda_aware: pass device buffers straight to MPI in ``allreduce_flat``.
     :param barrier_timeout_s: ``barrier()`` raises after this many seconds (None: waits).
+    :param stall_timeout_s: a sum that not every rank joins within this many seconds raises
+        ``DistributedError`` naming the keys (None: waits, with a blocking ``Allreduce``).
     """
 
     capabilities = frozenset({Capability.DISTRIBUTED})
 
     def __init__(self, name, comm, *, fusion_threshold_bytes=DEFAULT_FUSION_THRESHOLD,
                  debug=False, average=False, reduce_on="host", cuda_aware=False,
-                 barrier_timeout_s=None):
+                 barrier_timeout_s=None, stall_timeout_s=None):
         super().__init__(name)
         if int(fusion_threshold_bytes) < 0:
             raise ParameterError(f"fusion_threshold_bytes must be >= 0 (0 = one allreduce per "
@@ -115,6 +117,7 @@ class MPIKVStore(KVStore):
         self.reduce_on = reduce_on
         self.cuda_aware = bool(cuda_aware)
         self.barrier_timeout_s = barrier_timeout_s
+        self.stall_timeout_s = stall_timeout_s
         self._rank = comm.rank
         self._size = comm.size
         self._store = {}       # key -> NDArray on the host: init value, or optimizer's weight
@@ -216,7 +219,7 @@ class MPIKVStore(KVStore):
             for seg in group.segments:
                 self._pack(buf[seg.offset:seg.offset + seg.size].reshape(seg.shape),
                            values[seg.key])
-            self.comm.allreduce_sum(buf)
+            self._sum(buf, group.segments)
             if self.average and self._size > 1:
                 np.multiply(buf, 1.0 / self._size, out=buf, casting="unsafe")
             if self.debug:
@@ -233,6 +236,13 @@ class MPIKVStore(KVStore):
                 stored = self._store[k]
                 self._updater(k, NDArray(plan.results[k], stored.context), stored)
                 self._latest[k] = stored.raw
+
+    def _sum(self, buf, segments):
+        if self.stall_timeout_s is None:
+            self.comm.allreduce_sum(buf)
+        else:
+            keys = [seg.key for seg in segments]
+            self.comm.allreduce_sum(buf, self.stall_timeout_s, f"the sum of keys {keys}")
 
     def _plan_for(self, entries, what):
         meta = []
@@ -338,7 +348,7 @@ class MPIKVStore(KVStore):
             if self.cuda_aware and reduce_dtype_for(buffer.dtype) == buffer.dtype:
                 # MPI reads device memory itself once the queued kernels are done
                 backend.synchronize(backend.device_of(buffer))
-                self.comm.allreduce_sum(buffer)
+                self._sum_flat(buffer)
                 if self.average:
                     buffer *= 1.0 / self._size
             else:
@@ -352,6 +362,9 @@ class MPIKVStore(KVStore):
                 buffer)
             self._check_finite(host, ["<flat buffer>"])
         return buffer
+
+    def _sum_flat(self, buffer):
+        self.comm.allreduce_sum(buffer, self.stall_timeout_s, "allreduce_flat (the gradients)")
 
     def broadcast_flat(self, buffer):
         """Overwrite the raw array ``buffer`` with rank 0's, in place (the Module's start)."""
@@ -381,13 +394,13 @@ class MPIKVStore(KVStore):
                                  "gradient buffer, not a strided view")
         rdtype = reduce_dtype_for(buffer.dtype)
         if rdtype == buffer.dtype:
-            self.comm.allreduce_sum(buffer)
+            self._sum_flat(buffer)
             return
         staging = self._flat_staging.get((buffer.size, rdtype))
         if staging is None:
             staging = self._flat_staging[(buffer.size, rdtype)] = np.empty(buffer.shape, rdtype)
         np.copyto(staging.reshape(buffer.shape), buffer, casting="unsafe")
-        self.comm.allreduce_sum(staging)
+        self._sum_flat(staging)
         np.copyto(buffer, staging.reshape(buffer.shape), casting="unsafe")
 
     # -- synchronisation and lifetime -------------------------------------------------------
@@ -420,6 +433,7 @@ class MPIKVStore(KVStore):
 # -- factory (what the plugin registers) -------------------------------------------------------
 DEBUG_ENV = "GRADLOOM_KVSTORE_DEBUG"
 FUSION_ENV = "GRADLOOM_KVSTORE_FUSION_THRESHOLD"
+STALL_ENV = "GRADLOOM_KVSTORE_STALL_TIMEOUT"
 
 
 def create_store(name, *, comm=None, debug=None, fusion_threshold_bytes=None,
@@ -428,7 +442,8 @@ def create_store(name, *, comm=None, debug=None, fusion_threshold_bytes=None,
 
     Environment, read here only: ``GRADLOOM_KVSTORE_DEBUG=1`` turns on the agreement check
     when ``debug`` is not given; ``GRADLOOM_KVSTORE_FUSION_THRESHOLD`` (bytes) sets the
-    fusion threshold when ``fusion_threshold_bytes`` is not given.
+    fusion threshold when ``fusion_threshold_bytes`` is not given;
+    ``GRADLOOM_KVSTORE_STALL_TIMEOUT`` (seconds) sets ``stall_timeout_s``.
     """
     import os
 
@@ -439,6 +454,13 @@ def create_store(name, *, comm=None, debug=None, fusion_threshold_bytes=None,
 
     if debug is None:
         debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    if "stall_timeout_s" not in options and os.environ.get(STALL_ENV, ""):
+        text = os.environ[STALL_ENV]
+        try:
+            options["stall_timeout_s"] = float(text)
+        except ValueError:
+            raise ConfigError(f"{STALL_ENV}={text!r} is not a number of seconds; set it to "
+                              f"e.g. 300, or unset it to wait forever") from None
     if fusion_threshold_bytes is None:
         text = os.environ.get(FUSION_ENV, "")
         try:

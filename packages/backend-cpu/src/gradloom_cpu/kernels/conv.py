@@ -13,8 +13,11 @@ the column buffer is the kernel's private layout; the operator's API stays NC*:
 
 ``choose_layout`` picks one from the shapes (measured on a 2-core x86 host: batch-last is
 2-3x cheaper in im2col/col2im for 8x8 outputs, batch-middle 4x cheaper at the edges for
-24x24 ones). Everything is allocated at bind time; attribute parsing, shapes and the
-semantics stay those of core's ``ConvolutionKernel``.
+24x24 ones). When the executor can keep the data and/or the output in the batch-last
+layout between kernels (``gradloom.executor.layout``: the kernel offers it through
+``layout_options`` and is told through ``set_layouts``), those edge transposes disappear
+and the kernel always works batch-last. Everything is allocated at bind time; attribute
+parsing, shapes and the semantics stay those of core's ``ConvolutionKernel``.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -22,6 +25,8 @@ from numpy.lib.stride_tricks import as_strided
 from gradloom.ops._common import prod
 from gradloom.ops._window import spatial_params
 from gradloom.ops.conv import ConvolutionKernel
+
+from ._parallel import run_sliced
 
 BATCH_MIDDLE, BATCH_LAST = "batch-middle", "batch-last"
 
@@ -31,8 +36,23 @@ def choose_layout(batch, out_spatial):
     return BATCH_LAST if batch >= 16 and out_spatial[-1] < 16 else BATCH_MIDDLE
 
 
+def batch_last_perm(ndim):
+    """Axis order of an (N, C, *S) array stored as (C, *S, N)."""
+    return tuple(range(1, ndim)) + (0,)
+
+
 class CpuConvolutionKernel(ConvolutionKernel):
     layout = None  # None: choose from the shapes; tests force either value
+    in_batch_last = out_batch_last = False  # data / output stored batch-last by the executor
+
+    def layout_options(self):
+        """Private layouts the data input and the output may each be stored in."""
+        return (batch_last_perm(len(self.in_shapes[0])),)
+
+    def set_layouts(self, in_perm, out_perm):
+        self.in_batch_last = in_perm is not None
+        self.out_batch_last = out_perm is not None
+        self.setup()
 
     def setup(self):
         a = self.attrs
@@ -47,6 +67,8 @@ class CpuConvolutionKernel(ConvolutionKernel):
         f, g = a.num_filter, a.num_group
         self.has_bias = not a.no_bias
         layout = self.layout or choose_layout(n, out_sp)
+        if self.in_batch_last or self.out_batch_last:
+            layout = BATCH_LAST
         self.batch_last = layout == BATCH_LAST
         # internal axis order of an (N, C, *S) array: C first, then N and S in layout order
         if self.batch_last:
@@ -58,7 +80,7 @@ class CpuConvolutionKernel(ConvolutionKernel):
         self.padded = any(pad)
         # the input in internal layout: a bind-time buffer (zero border) unless batch-middle
         # without padding, where a transposed view of the input itself serves
-        self.copy_input = self.padded or self.batch_last
+        self.copy_input = self.padded or (self.batch_last and not self.in_batch_last)
         if self.copy_input:
             self.xbuf = np.zeros(self._internal((n, c) + padded), dtype=dtype)
             self.xbuf_inner = self.xbuf[self._internal_index(
@@ -75,12 +97,15 @@ class CpuConvolutionKernel(ConvolutionKernel):
         self.col3 = self.col.reshape(g, (c // g) * kk, m)
         self.dcol3 = self.dcol.reshape(self.col3.shape)
         self.w3 = (g, f // g, (c // g) * kk)
-        self.yint = np.empty((f,) + cols, dtype=dtype)     # GEMM result, internal layout
-        self.y3 = self.yint.reshape(g, f // g, m)
-        self.dyint = np.empty_like(self.yint)
-        self.dy3 = self.dyint.reshape(self.y3.shape)
-        self.dy2 = self.dyint.reshape(f, m)
+        self.m = m
+        if not self.out_batch_last:   # else the output buffers themselves are internal
+            self.yint = np.empty((f,) + cols, dtype=dtype)     # GEMM result, internal layout
+            self.y3 = self.yint.reshape(g, f // g, m)
+            self.dyint = np.empty_like(self.yint)
+            self.dy3 = self.dyint.reshape(self.y3.shape)
+            self.dy2 = self.dyint.reshape(f, m)
         self.bias_view = (1, f) + (1,) * nd
+        self.bias_internal = (f,) + (1,) * (nd + 1)
         self.dw_scratch = np.empty((f, (c // g) * kk), dtype=dtype)
         self.db_scratch = np.empty((f,), dtype=dtype)
         self.offsets = list(np.ndindex(*kernel))
@@ -116,30 +141,44 @@ class CpuConvolutionKernel(ConvolutionKernel):
     # -- forward ---------------------------------------------------------------------------
     def forward(self, is_train, inputs, outputs, aux):
         x = inputs[0]
+        xview = x if self.in_batch_last else x.transpose(self.perm)
         if self.copy_input:
-            np.copyto(self.xbuf_inner, x.transpose(self.perm))
+            run_sliced(np.copyto, (self.xbuf_inner, xview))
             xint = self.xbuf
         else:
-            xint = x.transpose(self.perm)
-        np.copyto(self.col, self._col_source(xint))
+            xint = xview
+        run_sliced(np.copyto, (self.col, self._col_source(xint)))
         w3 = inputs[1].reshape(self.w3)
-        if self.groups == 1:
-            np.matmul(w3[0], self.col3[0], out=self.y3[0])
-        else:
-            np.matmul(w3, self.col3, out=self.y3)
         y = outputs[0]
+        y3 = y.reshape(self.y3_shape()) if self.out_batch_last else self.y3
+        if self.groups == 1:
+            np.matmul(w3[0], self.col3[0], out=y3[0])
+        else:
+            np.matmul(w3, self.col3, out=y3)
+        if self.out_batch_last:
+            if self.has_bias:
+                run_sliced(_add_into, (y, inputs[2].reshape(self.bias_internal), y))
+            return
         result = self.yint.transpose(self.inv_perm)
         if self.has_bias:
-            np.add(result, inputs[2].reshape(self.bias_view), out=y)
+            bias = inputs[2].reshape(self.bias_view)
+            run_sliced(lambda r, o: np.add(r, bias, out=o), (result, y))
         else:
-            np.copyto(y, result)
+            run_sliced(np.copyto, (y, result))
+
+    def y3_shape(self):
+        return (self.groups, self.w3[1], self.m)
 
     # -- backward --------------------------------------------------------------------------
     def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
-        np.copyto(self.dyint, out_grads[0].transpose(self.perm))
+        if self.out_batch_last:
+            dy3 = out_grads[0].reshape(self.y3_shape())
+        else:
+            run_sliced(np.copyto, (self.dyint, out_grads[0].transpose(self.perm)))
+            dy3 = self.dy3
         if self.has_bias and self.wants(2, in_grads, req):
             dst = in_grads[2] if req[2] == "write" else self.db_scratch
-            np.sum(self.dy2, axis=1, out=dst)
+            np.add.reduce(dy3.reshape(-1, self.m), axis=1, out=dst)
             if req[2] == "add":
                 in_grads[2] += dst
         if self.wants(1, in_grads, req):
@@ -147,41 +186,51 @@ class CpuConvolutionKernel(ConvolutionKernel):
             dst = dw.reshape(self.w3) if req[1] == "write" else \
                 self.dw_scratch.reshape(self.w3)
             if self.groups == 1:
-                np.matmul(self.dy3[0], self.col3[0].T, out=dst[0])
+                np.matmul(dy3[0], self.col3[0].T, out=dst[0])
             else:
-                np.matmul(self.dy3, self.col3.transpose(0, 2, 1), out=dst)
+                np.matmul(dy3, self.col3.transpose(0, 2, 1), out=dst)
             if req[1] == "add":
                 dw += self.dw_scratch.reshape(dw.shape)
         if self.wants(0, in_grads, req):
-            self._data_grad(inputs[1], in_grads[0], req[0])
+            self._data_grad(inputs[1], dy3, in_grads[0], req[0])
 
-    def _data_grad(self, weight, dx, req):
+    def _data_grad(self, weight, dy3, dx, req):
         w3 = weight.reshape(self.w3)
         if self.groups == 1:
-            np.matmul(w3[0].T, self.dy3[0], out=self.dcol3[0])
+            np.matmul(w3[0].T, dy3[0], out=self.dcol3[0])
         else:
-            np.matmul(w3.transpose(0, 2, 1), self.dy3, out=self.dcol3)
-        # col2im: accumulate each kernel offset's columns onto the positions it read.
-        # Batch-middle without padding adds straight into the (zeroed) gradient buffer.
-        direct = req == "write" and not self.copy_input
+            np.matmul(w3.transpose(0, 2, 1), dy3, out=self.dcol3)
+        # col2im: accumulate each kernel offset's columns onto the positions it read,
+        # straight into the (zeroed) gradient buffer when it is unpadded and in this order
+        direct = req == "write" and not self.padded and (
+            self.in_batch_last or not self.batch_last)
         if direct:
-            target = dx.transpose(self.perm)
+            target = dx if self.in_batch_last else dx.transpose(self.perm)
         else:
             if self.dxbuf is None:
-                shape = self._internal((dx.shape[0], dx.shape[1]) + self.padded_spatial)
+                shape = self._internal(self.in_shapes[0][:2] + self.padded_spatial)
                 self.dxbuf = np.empty(shape, dtype=self.col.dtype)
                 inner = (slice(None), slice(None)) + tuple(
                     slice(p, p + s) for p, s in zip(self.pad, self.spatial))
                 self.dxbuf_inner = self.dxbuf[self._internal_index(inner)]
             target = self.dxbuf
+        # channels are independent here: split over them (axis 0 of both)
+        run_sliced(self._col2im, (target, self.dcol), axis=0, size=self.dcol.size)
+        if direct:
+            return
+        grad = self.dxbuf_inner if self.in_batch_last else \
+            self.dxbuf_inner.transpose(self.inv_perm)
+        if req == "write":
+            run_sliced(np.copyto, (dx, grad))
+        else:
+            run_sliced(_add_into, (dx, grad, dx))
+
+    def _col2im(self, target, dcol):
         target.fill(0)
         for offset in self.offsets:
             view = target[self._window_index(offset)]
-            np.add(view, self.dcol[(slice(None),) + offset], out=view)
-        if direct:
-            return
-        grad = self.dxbuf_inner.transpose(self.inv_perm)
-        if req == "write":
-            np.copyto(dx, grad)
-        else:
-            np.add(dx, grad, out=dx)
+            np.add(view, dcol[(slice(None),) + offset], out=view)
+
+
+def _add_into(a, b, out):
+    np.add(a, b, out=out)

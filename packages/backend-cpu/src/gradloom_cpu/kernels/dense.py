@@ -66,7 +66,7 @@ class CpuFullyConnectedKernel(FullyConnectedKernel):
             db = in_grads[2]
             if db is not None and req[2] != "null":
                 if req[2] == "write":
-                    np.sum(g2, axis=0, out=db)
+                    np.add.reduce(g2, axis=0, out=db)
                 else:
-                    np.sum(g2, axis=0, out=self.db_scratch)
+                    np.add.reduce(g2, axis=0, out=self.db_scratch)
                     np.add(db, self.db_scratch, out=db)

@@ -11,8 +11,6 @@ hidden outputs). What changes is the number of passes:
 
 Per-channel work (moving statistics, inverse std) is a single small elementwise kernel.
 """
-import numpy as np
-
 from gradloom.ops.norm import BatchNormKernel
 
 from ._cuda import (contiguous, declare_elementwise, declare_reduction, elementwise,

@@ -1,7 +1,8 @@
 """SoftmaxOutput: a warp-per-row softmax and a one-pass loss gradient.
 
 Attribute handling (views for multi_output / preserve_shape, label layout, soft labels,
-``out_grad``, write/add) is the generic kernel's; only the two numeric passes are replaced:
+``out_grad``, write/add, the label's zero gradient) is the generic kernel's; only its two
+numeric steps are replaced (``forward`` and ``_hard_label_grad``):
 
 * forward: one warp per (row, position) finds the max, sums the exponentials and scales,
   reading the row from global memory three times instead of allocating temporaries;
@@ -56,14 +57,10 @@ _GRAD_BODY = r"""
     if (use_ignore && lab == ignore) v = (T)0;
     v *= (T)(scale / (double)count[0]);
 """
-declare_elementwise("softmax_output_grad_write",
+declare_elementwise("softmax_output_grad",
                     "T prob, raw L label, raw float32 count, int64 K, int64 P, float64 off, "
                     "float64 hit, int64 ignore, bool use_ignore, float64 scale",
                     "T grad", _GRAD_BODY + "grad = v;")
-declare_elementwise("softmax_output_grad_add",
-                    "T prob, raw L label, raw float32 count, int64 K, int64 P, float64 off, "
-                    "float64 hit, int64 ignore, bool use_ignore, float64 scale",
-                    "T grad", _GRAD_BODY + "grad += v;")
 # max(number of labels != ignore_label, 1), as float32, on the device
 declare_reduction("count_not_ignored", "L lab, int64 ignore", "float32 count",
                   "((long long)lab != ignore) ? 1.0f : 0.0f", "a + b",
@@ -82,21 +79,22 @@ class SoftmaxOutputKernelGPU(SoftmaxOutputKernel):
         self._blocks = grid(self.pairs * 32)
         if self.soft:
             return
-        k = self.classes
+        # the backward grid is the generic kernel's (rows, classes, positions)
+        rows, k, positions = self.grad_view
+        self.grad_k, self.grad_p = k, positions
         self.off = a.smooth_alpha / (k - 1) if a.smooth_alpha and k > 1 else 0.0
         self.hit = 1.0 - a.smooth_alpha - self.off
         self.count = xp.empty((1,), dtype=np.float32)
         if a.normalization == "batch":
-            self.count.fill(self.pairs)
+            self.count.fill(rows * positions)
             self.count_valid = False
         elif a.normalization == "valid":
             self.count_valid = True           # reduced from the labels every step
             self._count = reduction("count_not_ignored")
         else:   # 'null': multi_output still divides by the number of positions
-            self.count.fill(self.positions)
+            self.count.fill(positions)
             self.count_valid = False
-        self._grad = {"write": elementwise("softmax_output_grad_write"),
-                      "add": elementwise("softmax_output_grad_add")}
+        self._grad = elementwise("softmax_output_grad")
 
     def forward(self, is_train, inputs, outputs, aux):
         x, y = inputs[0], outputs[0]
@@ -106,18 +104,17 @@ class SoftmaxOutputKernelGPU(SoftmaxOutputKernel):
                       (x, y, np.int64(self.pairs), np.int32(self.classes),
                        np.int32(self.positions)))
 
-    def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
+    def _hard_label_grad(self, prob, label, dst):
+        """The generic backward's hard-label step (it handles soft labels, ``out_grad``,
+        write/add and the label's zero gradient): ``dst`` gets the loss gradient."""
+        if not self.fast or not contiguous(prob, dst):
+            return super()._hard_label_grad(prob, label, dst)
         a = self.attrs
-        if not self.fast or self.soft or a.out_grad or not self.wants(0, in_grads, req):
-            # soft labels and out_grad: the generic path (two array ops), same semantics
-            return super().backward(out_grads, inputs, outputs, aux, in_grads, req)
-        self.zero_grad(1, in_grads, req)
-        label = inputs[1]
+        flat = label.reshape(-1)
         if self.count_valid:
-            self._count(label.reshape(-1), self.ignore, out=self.count.reshape(()))
-        self._grad[req[0]](outputs[0], label.reshape(-1), self.count, self.classes,
-                           self.positions, self.off, self.hit, self.ignore, a.use_ignore,
-                           a.grad_scale, in_grads[0])
+            self._count(flat, self.ignore, out=self.count.reshape(()))
+        self._grad(prob, flat, self.count, self.grad_k, self.grad_p, self.off, self.hit,
+                   self.ignore, a.use_ignore, a.grad_scale, dst)
 
 
 KERNELS = {"SoftmaxOutput": SoftmaxOutputKernelGPU}

@@ -8,6 +8,7 @@ building, no graph walking, no shape checks and no allocation per step.
 """
 import numpy as np
 
+from .. import profiler as _profiler
 from ..base import ParameterError, ShapeError
 from ..plugins import load_plugins
 from .memory import MemoryPool
@@ -69,6 +70,8 @@ class GraphExecutor:
         self._head_dirty = False
         self._wrappers = {}
         self._carve()
+        # a profiler state change re-plans live executors (timed call lists only then)
+        _profiler.register_executor(self)
         # the NDArray views users see are made once, here, and stay the same objects
         self.arg_dict, self.grad_dict, self.aux_dict, self.output_dict  # noqa: B018
         self._outputs_nd = self.outputs
@@ -208,6 +211,8 @@ class GraphExecutor:
         self._bwd_nodes = bwd_nodes
         self._fwd_active = fwd if self._monitor is None else self._monitored_forward_plan()
         self._bwd_active = bwd if self._monitor is None else self._monitored_backward_plan()
+        if _profiler.operators_enabled():
+            self._profile_plans()
 
     # -- running ----------------------------------------------------------------------------
     def forward(self, is_train=False, **kwargs):
@@ -271,6 +276,23 @@ class GraphExecutor:
             self._xp.copyto(dst, src, casting="unsafe")
         else:
             self._backend.copy_from_host(dst, np.asarray(src))
+
+    # -- profiling --------------------------------------------------------------------------
+    def _profile_plans(self):
+        """Wrap every operator call of the active plans so ``mx.profiler`` records it."""
+        plan = self._plan
+        sync = None
+        if self._ctx.device_type != "cpu":
+            backend, device_id = self._backend, self._device_id
+            sync = lambda: backend.synchronize(device_id)  # noqa: E731 (kernel, not launch, time)
+        op_nodes = [i for i, n in enumerate(plan.order) if n.op is not None]
+        self._fwd_active = [
+            (_profiler.timed(plan.order[i].op.name, "operator", f, sync), ins, outs, aux)
+            for (f, ins, outs, aux), i in zip(self._fwd_active, op_nodes)]
+        self._bwd_active = [
+            (f if i is None else
+             _profiler.timed("_backward_" + plan.order[i].op.name, "operator", f, sync), args)
+            for (f, args), i in zip(self._bwd_active, self._bwd_nodes)]
 
     # -- monitoring -------------------------------------------------------------------------
     def set_monitor_callback(self, callback, monitor_all=False):

@@ -78,6 +78,11 @@ class KVStore(abc.ABC):
         Single-process stores hold the only copy, so the default leaves it as it is.
         """
 
+    @property
+    def should_write_checkpoint(self):
+        """True on the one worker that writes checkpoints (rank 0; always, for one worker)."""
+        return self.rank == 0
+
     def barrier(self):
         """Wait until every worker reaches this point (no-op for one worker)."""
 

@@ -13,19 +13,11 @@ import warnings
 import numpy as np
 
 from ..base import ParameterError
-from .errors import need_bound, need_params
+from ..callback import BatchEndParam
+from .errors import need_params
 from .slicing import is_presliced
 
 __all__ = ["BaseModule", "BatchEndParam"]
-
-
-def _batch_end_param():
-    from ..callback import BatchEndParam
-    return BatchEndParam
-
-
-def BatchEndParam(*args, **kwargs):  # noqa: N802 - MXNet's name
-    return _batch_end_param()(*args, **kwargs)
 
 
 def _as_list(obj):

@@ -20,6 +20,7 @@ from ..name import NameManager
 from .base_module import BaseModule
 from .errors import (InputsGradError, NotBoundError, ParamsNotInitializedError, need_bound,
                      need_optimizer, need_params)
+from .memory_usage import module_memory
 from .module import Module, _check_input_names
 
 __all__ = ["BucketingModule"]
@@ -211,7 +212,6 @@ class BucketingModule(BaseModule):
             old_default = self._buckets.get(self._default_bucket_key)
         elif self._preloaded is not None:
             carried = self._preloaded[:2]
-        self._reset_bind()
         module = self._new_module(self._default_bucket_key)
         if carried is not None:
             # Module.bind copies values given this way into its new buffers (as after
@@ -224,6 +224,9 @@ class BucketingModule(BaseModule):
                     force_rebind=False, shared_module=None, grad_req=grad_req)
         if self._monitor is not None:
             module.install_monitor(self._monitor)
+        # only now that the new binding exists are the old buckets dropped (a failed bind
+        # leaves the module as it was)
+        self._reset_bind()
         self.for_training = for_training
         self.inputs_need_grad = inputs_need_grad
         self._grad_req = grad_req
@@ -482,39 +485,3 @@ class BucketingModule(BaseModule):
         mod._preloaded = (arg_params, aux_params, states)
         mod.params_initialized = True
         return mod
-
-
-
-def module_memory(modules):
-    """Bytes held by ``modules`` (Modules possibly sharing memory), each buffer counted once:
-    ``{'pool', 'private', 'inputs', 'params', 'total'}``."""
-    seen = set()
-
-    def once(arr):
-        if arr is None or id(arr) in seen:
-            return 0
-        seen.add(id(arr))
-        return int(arr.nbytes)
-
-    usage = {"pool": 0, "private": 0, "inputs": 0, "params": 0}
-    for mod in modules:
-        group = getattr(mod, "_exec_group", None)
-        if group is None:
-            continue
-        for plan in group._plans.values():
-            for exe in plan.execs:
-                if exe is None:
-                    continue
-                for arr in exe._pool.arrays.values():
-                    usage["pool"] += once(arr)
-                for arr in list(exe._private_value.values()) + list(
-                        exe._private_grad.values()):
-                    usage["private"] += once(arr)
-        for per_device in group._shared_inputs:
-            for arr in per_device.values():
-                usage["inputs"] += once(arr)
-        for buffers in group.params.arg_groups + group.params.aux_groups:
-            for arr in list(buffers.values) + list(buffers.grads or []) + [buffers.host]:
-                usage["params"] += once(arr)
-    usage["total"] = sum(usage.values())
-    return usage

@@ -7,12 +7,11 @@ the optimizer runs on a kvstore only when asked (``update_on_kvstore=True``); op
 states are saved keyed by parameter name with hyper-parameters, counters and epoch.
 """
 import logging
-import os
 import warnings
 
 import numpy as np
 
-from ..base import ParameterError, ShapeError, DTypeError
+from ..base import DTypeError, ParameterError, ShapeError, StateError
 from ..context import Context, cpu
 from .base_module import BaseModule, trim_arrays
 from .errors import (ExtraParamError, InputsGradError, MissingParamError,
@@ -159,7 +158,13 @@ class Module(BaseModule):
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False,
                         remove_amp_cast=True):
         """Write ``prefix-symbol.json``, ``prefix-%04d.params`` and, if asked,
-        ``prefix-%04d.states`` (each file atomically)."""
+        ``prefix-%04d.states`` (each file atomically).
+
+        With a distributed kvstore only rank 0 writes (every rank holds the same parameters
+        and, on the flat update path, the same optimizer states).
+        """
+        if self._kvstore is not None and self._kvstore.rank != 0:
+            return
         self._symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
         param_name = f"{prefix}-{epoch:04d}.params"
         self.save_params(param_name)
@@ -239,8 +244,9 @@ class Module(BaseModule):
                                             f"parameter dicts or pass allow_missing=True")
                 if initializer is not None:
                     initializer(InitDesc(name, attrs.get(name), initializer), arr)
-            else:
+            elif initializer is not None:
                 initializer(InitDesc(name, attrs.get(name), initializer), arr)
+            # no dict and no initializer (set_params(args, None)): the value is kept
 
         for name, arr in sorted(self._arg_params.items()):
             _impl(name, arr, arg_params)
@@ -306,9 +312,9 @@ class Module(BaseModule):
         self.params_initialized = True
 
     def _sync_params_from_devices(self):
+        # parameters are identical on every device after an update (both update paths
+        # broadcast the result), so device 0 is read; aux states are averaged
         self._exec_group.params.sync_to_host()
-        if self._update_on_kvstore and self._kvstore is not None and len(self._context) > 1:
-            pass  # every device holds the store's value after each pushpull
         self._params_dirty = False
 
     # -- binding --------------------------------------------------------------------------
@@ -516,7 +522,6 @@ class Module(BaseModule):
         if is_train and self._label_names and group.plan.label_targets and \
                 not is_presliced(data_batch) and not getattr(
                     data_batch, "label", None):
-            from .errors import StateError
             raise StateError(f"training forward on a batch without labels: the module reads "
                              f"labels {self._label_names}; give the batch labels, or run "
                              f"forward(batch, is_train=False) for inference")
@@ -671,7 +676,8 @@ class Module(BaseModule):
 
     def prepare(self, data_batch, sparse_row_id_fn=None):
         need_bound(self, "prepare()")
-        super().prepare(data_batch, sparse_row_id_fn)
+        if sparse_row_id_fn is not None:
+            super().prepare(data_batch, sparse_row_id_fn)
 
 
 def _update_dict(metric, label_names, labels, output_names, preds):

@@ -96,7 +96,8 @@ class SoftmaxOutputKernel(OpKernel):
         if a.use_ignore:
             g *= ~ignored[:, None, :]
         if a.normalization == "valid":
-            count = max(int((~ignored).sum()), 1)  # counted even without use_ignore
+            # counted even without use_ignore; a device scalar, so the GPU never waits
+            count = self.xp.maximum((~ignored).sum(), 1)
         elif a.normalization == "batch":
             count = self.grad_view[0] * self.positions
         else:  # multi_output divides by the number of positions even for 'null'
@@ -226,8 +227,8 @@ class MakeLossKernel(OpKernel):
         elif a.normalization == "batch":
             value = a.grad_scale / self.in_shapes[0][0]
         elif a.normalization == "valid":
-            count = int((inputs[0] > a.valid_thresh).sum())
-            value = a.grad_scale / max(count, 1)
+            # a device scalar (no host round trip per step on a GPU)
+            value = a.grad_scale / self.xp.maximum((inputs[0] > a.valid_thresh).sum(), 1)
         else:
             value = a.grad_scale
         if req[0] == "write":

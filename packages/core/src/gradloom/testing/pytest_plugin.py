@@ -33,7 +33,10 @@ def registered_backends():
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--backend") or registered_backends()
-        metafunc.parametrize("backend", chosen, indirect=True)
+        # the gpu-backend instances carry the ``gpu`` marker, so ``-m gpu`` selects them
+        params = [pytest.param(name, marks=pytest.mark.gpu) if name == "gpu" else name
+                  for name in chosen]
+        metafunc.parametrize("backend", params, indirect=True)
 
 
 @pytest.fixture
