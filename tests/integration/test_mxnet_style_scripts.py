@@ -61,6 +61,9 @@ def run_script(workdir, name, source):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(workdir / "shim")] + [p for p in os.environ.get("PYTHONPATH", "").split(
             os.pathsep) if p]))
+    # one BLAS thread per process: these are small products, and OpenBLAS threads spinning on
+    # a busy machine made them many times slower
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     proc = subprocess.run([sys.executable, str(path), str(workdir / "data"), str(workdir)],
                           cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"

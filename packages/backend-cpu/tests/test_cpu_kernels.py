@@ -201,10 +201,11 @@ def _inv(perm):
     return tuple(int(i) for i in np.argsort(perm))
 
 
-LAYOUT_CASES = [c for c in CASES if c[0] == "Convolution"] + [
-    ("Pooling", {"kernel": (2, 2), "stride": (2, 2)}, [(3, 2, 8, 6)], None),
-    ("Pooling", {"kernel": (2, 2), "stride": (2, 2)}, [(3, 2, 9, 7)], None),
-    ("Pooling", {"kernel": (2, 2), "stride": (3, 3)}, [(3, 2, 8, 8)], None),
+LAYOUT_CASES = [(op, attrs, [(16,) + shapes[0][1:]], label)
+                for op, attrs, shapes, label in CASES if op == "Convolution"] + [
+    ("Pooling", {"kernel": (2, 2), "stride": (2, 2)}, [(16, 2, 8, 6)], None),
+    ("Pooling", {"kernel": (2, 2), "stride": (2, 2)}, [(16, 2, 9, 7)], None),
+    ("Pooling", {"kernel": (2, 2), "stride": (3, 3)}, [(16, 2, 8, 8)], None),
 ]
 
 
@@ -355,13 +356,15 @@ def test_bound_mlp_step_allocates_no_large_arrays():
 
 @pytest.fixture
 def split_everything(monkeypatch):
-    """Make the kernels cut even tiny arrays over three threads."""
-    from gradloom_cpu.kernels import _parallel
+    """Make the kernels cut even tiny arrays and products over three threads."""
+    from gradloom_cpu.kernels import _blas, _parallel
     monkeypatch.setattr(_parallel, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(_blas, "MIN_MACS", 0)
     monkeypatch.setattr(_parallel, "SPLITTER", _parallel.ThreadSplitter(threads=3))
 
 
-SPLIT_CASES = [c for c in CASES if c[0] in ("Activation", "relu", "Convolution", "Pooling")]
+SPLIT_CASES = [c for c in CASES
+               if c[0] in ("FullyConnected", "Activation", "relu", "Convolution", "Pooling")]
 
 
 @pytest.mark.parametrize("case", SPLIT_CASES, ids=_ids)
@@ -376,6 +379,21 @@ def test_threaded_split_matches_generic(case, split_everything):
 def test_threaded_split_in_batch_last_storage(split_everything, in_bl, out_bl):
     for case in LAYOUT_CASES:
         test_batch_last_storage_matches_generic(case, in_bl, out_bl)
+
+
+def test_split_products_restore_the_blas_thread_count(split_everything):
+    from gradloom_cpu.kernels import _blas
+    functions = _blas._Blas.get()
+    a, b = np.ones((8, 5), np.float32), np.ones((5, 6), np.float32)
+    out = np.zeros((8, 6), np.float32)
+    before = functions[1]() if functions else None
+    _blas.matmul(a, b, out, "rows")
+    np.testing.assert_array_equal(out, 5)
+    out[...] = 0
+    _blas.matmul(a, b, out, "cols")
+    np.testing.assert_array_equal(out, 5)
+    if functions:
+        assert functions[1]() == before
 
 
 def test_thread_splitter_runs_every_part_and_raises_errors():
@@ -395,3 +413,56 @@ def test_thread_splitter_runs_every_part_and_raises_errors():
         splitter.run(boom, parts)
     splitter.run(lambda view, i: view.fill(-1), parts)   # still usable afterwards
     assert (out == -1).all()
+
+
+def _entry_names(exe):
+    plan = exe._plan
+    names = {}
+    for i, node in enumerate(plan.order):
+        for k in range(node.num_outputs):
+            names[plan.row_ptr[i] + k] = node.name
+    return {names[e] for e in exe._layouts}
+
+
+def test_layouts_stop_at_graph_outputs_and_foreign_readers():
+    data = mx.sym.Variable("data")
+    conv = mx.sym.Convolution(data, kernel=(3, 3), num_filter=4, name="conv")
+    act = mx.sym.Activation(conv, act_type="tanh", name="act")
+    pool = mx.sym.Pooling(act, kernel=(2, 2), stride=(2, 2), name="pool")
+    flat = mx.sym.Flatten(pool, name="flat")
+    exe = flat.simple_bind(mx.cpu(), data=(32, 3, 10, 10))
+    # conv -> tanh -> pool stay batch-last; the pooling output feeds Flatten: standard
+    assert _entry_names(exe) == {"conv", "act"}
+    # the activation is also a graph output: users see it, so nothing before it moves
+    both = mx.sym.Group([flat, act])
+    assert _entry_names(both.simple_bind(mx.cpu(), data=(32, 3, 10, 10))) == set()
+
+
+def test_monitor_sees_standard_layout_values(generic_kernels):
+    sym = _lenet_like()
+    shapes = {"data": (16, 2, 14, 14)}
+    rng = np.random.default_rng(2)
+    arg_shapes, _, _ = sym.infer_shape(**shapes)
+    values = {n: rng.standard_normal(s).astype(np.float32) * 0.3
+              for n, s in zip(sym.list_arguments(), arg_shapes)}
+
+    def run():
+        exe = sym.simple_bind(mx.cpu(), **shapes)
+        for name, value in values.items():
+            exe.arg_dict[name][:] = value
+        seen = {}
+        exe.set_monitor_callback(lambda name, arr: seen.__setitem__(name, arr.asnumpy()),
+                                 monitor_all=True)
+        exe.forward(is_train=True)
+        exe.backward()
+        return exe, seen
+
+    fast_exe, fast = run()
+    assert fast_exe._layouts
+    generic_kernels(True)
+    _, slow = run()
+    generic_kernels(False)
+    assert fast.keys() == slow.keys()
+    for name in slow:
+        assert fast[name].shape == slow[name].shape, name
+        assert_close(fast[name], slow[name], err_msg=name)

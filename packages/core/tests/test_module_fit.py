@@ -237,3 +237,34 @@ def test_uneven_workload_and_three_devices_train_like_one():
     for name in one:
         np.testing.assert_allclose(three[name], one[name], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(uneven[name], one[name], rtol=1e-5, atol=1e-5)
+
+
+def test_fit_trains_on_real_samples_of_a_padded_batch():
+    """The padded last batch trains on its real samples, averaged over their count."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 3)).astype(np.float32)
+    y = rng.standard_normal((6, 1)).astype(np.float32)
+
+    def module():
+        data = mx.sym.Variable("data")
+        out = mx.sym.LinearRegressionOutput(
+            mx.sym.FullyConnected(data, num_hidden=1, name="fc"), name="lro")
+        mod = mx.mod.Module(out, label_names=("lro_label",))
+        mod.bind([("data", (4, 3))], [("lro_label", (4, 1))])
+        mod.init_params(initializer=mx.init.One())
+        mod.init_optimizer(optimizer_params={"learning_rate": 0.1})
+        return mod
+
+    fitted = module()
+    it = mx.io.NDArrayIter(x, y, batch_size=4, label_name="lro_label")
+    with pytest.warns(UserWarning, match="init_params call ignored"):
+        fitted.fit(it, num_epoch=1, eval_metric="mse")
+    manual = module()
+    for lo, hi in ((0, 4), (4, 6)):
+        manual.forward_backward(mx.io.DataBatch([mx.nd.array(x[lo:hi])],
+                                                [mx.nd.array(y[lo:hi])]))
+        manual.update()
+    for name, value in manual.get_params()[0].items():
+        np.testing.assert_allclose(fitted.get_params()[0][name].asnumpy(), value.asnumpy(),
+                                   rtol=1e-6)
+    assert fitted._optimizer.rescale_grad == 0.5     # 1 / the 2 real samples

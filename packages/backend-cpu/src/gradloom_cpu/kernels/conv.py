@@ -26,14 +26,16 @@ from gradloom.ops._common import prod
 from gradloom.ops._window import spatial_params
 from gradloom.ops.conv import ConvolutionKernel
 
+from ._blas import matmul
 from ._parallel import run_sliced
 
 BATCH_MIDDLE, BATCH_LAST = "batch-middle", "batch-last"
+MIN_BATCH_LAST = 16   # below it, batch-last copies run along too few contiguous floats
 
 
 def choose_layout(batch, out_spatial):
     """Batch-last pays off when output rows are short and the batch gives long copies."""
-    return BATCH_LAST if batch >= 16 and out_spatial[-1] < 16 else BATCH_MIDDLE
+    return BATCH_LAST if batch >= MIN_BATCH_LAST and out_spatial[-1] < 16 else BATCH_MIDDLE
 
 
 def batch_last_perm(ndim):
@@ -46,8 +48,12 @@ class CpuConvolutionKernel(ConvolutionKernel):
     in_batch_last = out_batch_last = False  # data / output stored batch-last by the executor
 
     def layout_options(self):
-        """Private layouts the data input and the output may each be stored in."""
-        return (batch_last_perm(len(self.in_shapes[0])),)
+        """Private layouts the data input and the output may each be stored in.
+
+        Batch-last only pays with batches long enough to make its copies run (see
+        ``choose_layout``)."""
+        n = self.in_shapes[0][0]
+        return (batch_last_perm(len(self.in_shapes[0])),) if n >= MIN_BATCH_LAST else ()
 
     def set_layouts(self, in_perm, out_perm):
         self.in_batch_last = in_perm is not None
@@ -152,7 +158,7 @@ class CpuConvolutionKernel(ConvolutionKernel):
         y = outputs[0]
         y3 = y.reshape(self.y3_shape()) if self.out_batch_last else self.y3
         if self.groups == 1:
-            np.matmul(w3[0], self.col3[0], out=y3[0])
+            matmul(w3[0], self.col3[0], y3[0], "cols")
         else:
             np.matmul(w3, self.col3, out=y3)
         if self.out_batch_last:
@@ -186,7 +192,7 @@ class CpuConvolutionKernel(ConvolutionKernel):
             dst = dw.reshape(self.w3) if req[1] == "write" else \
                 self.dw_scratch.reshape(self.w3)
             if self.groups == 1:
-                np.matmul(dy3[0], self.col3[0].T, out=dst[0])
+                matmul(dy3[0], self.col3[0].T, dst[0], "rows")
             else:
                 np.matmul(dy3, self.col3.transpose(0, 2, 1), out=dst)
             if req[1] == "add":
@@ -197,7 +203,7 @@ class CpuConvolutionKernel(ConvolutionKernel):
     def _data_grad(self, weight, dy3, dx, req):
         w3 = weight.reshape(self.w3)
         if self.groups == 1:
-            np.matmul(w3[0].T, dy3[0], out=self.dcol3[0])
+            matmul(w3[0].T, dy3[0], self.dcol3[0], "cols")
         else:
             np.matmul(w3.transpose(0, 2, 1), dy3, out=self.dcol3)
         # col2im: accumulate each kernel offset's columns onto the positions it read,

@@ -10,6 +10,8 @@ import numpy as np
 
 from gradloom.ops.dense import FullyConnectedKernel
 
+from ._blas import matmul
+
 
 class CpuFullyConnectedKernel(FullyConnectedKernel):
     def setup(self):
@@ -30,7 +32,7 @@ class CpuFullyConnectedKernel(FullyConnectedKernel):
         y2 = key[3]
         if y2 is False:
             return super().forward(is_train, inputs, outputs, aux)
-        np.matmul(key[2], inputs[1].T, out=y2)
+        matmul(key[2], inputs[1].T, y2)
         if self.has_bias:
             np.add(y2, inputs[2], out=y2)
 
@@ -49,18 +51,18 @@ class CpuFullyConnectedKernel(FullyConnectedKernel):
         r = req[0]
         if dx is not None and r != "null":
             if r == "write":
-                np.matmul(g2, inputs[1], out=key[6])
+                matmul(g2, inputs[1], key[6])
             else:
                 if self.dx_scratch is None:
                     self.dx_scratch = np.empty(self.x2, dtype=dx.dtype)
-                np.matmul(g2, inputs[1], out=self.dx_scratch)
+                matmul(g2, inputs[1], self.dx_scratch)
                 np.add(key[6], self.dx_scratch, out=key[6])
         dw = in_grads[1]
         if dw is not None and req[1] != "null":
             if req[1] == "write":
-                np.matmul(g2.T, x2, out=dw)
+                matmul(g2.T, x2, dw)
             else:
-                np.matmul(g2.T, x2, out=self.dw_scratch)
+                matmul(g2.T, x2, self.dw_scratch)
                 np.add(dw, self.dw_scratch, out=dw)
         if self.has_bias:
             db = in_grads[2]

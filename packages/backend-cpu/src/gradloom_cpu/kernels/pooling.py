@@ -23,6 +23,7 @@ import numpy as np
 from gradloom.ops.pooling import PoolingKernel, pool_geometry
 
 from ._parallel import run_sliced
+from .conv import MIN_BATCH_LAST
 
 
 def _batch_last_perm(ndim):
@@ -33,7 +34,10 @@ class CpuPoolingKernel(PoolingKernel):
     in_batch_last = out_batch_last = False
 
     def layout_options(self):
-        return (_batch_last_perm(len(self.in_shapes[0])),) if self.fast else ()
+        """Batch-last storage, for the fast path with batches long enough to pay."""
+        if self.fast and self.in_shapes[0][0] >= MIN_BATCH_LAST:
+            return (_batch_last_perm(len(self.in_shapes[0])),)
+        return ()
 
     def set_layouts(self, in_perm, out_perm):
         self.in_batch_last = in_perm is not None

@@ -4,7 +4,8 @@ The loops are written only in terms of the intermediate API (``bind``, ``init_pa
 ``init_optimizer``, ``forward``, ``backward``, ``update``, ``update_metric``,
 ``get_outputs``), so every module type inherits them. They follow MXNet's order of calls
 and callbacks exactly, with one deliberate change: samples a data iterator adds as padding
-at the end of the last batch are sliced off before metrics see them (MXNet scored them).
+at the end of the last batch are left out: ``fit`` trains on the real samples only and
+``fit``/``score`` do not score padding (MXNet trained on and scored the copies).
 """
 import logging
 import time
@@ -66,6 +67,45 @@ def valid_labels(batch):
     axes = _label_axes(batch, len(labels))
     size = labels[0].shape[axes[0]]
     return trim_arrays(labels, size - pad, axes)
+
+
+def _data_axes(batch, count):
+    descs = getattr(batch, "provide_data", None) or []
+    axes = []
+    for i in range(count):
+        layout = getattr(descs[i], "layout", None) if i < len(descs) else None
+        axes.append(0 if layout is None else max(layout.find("N"), 0))
+    return axes
+
+
+def strip_padding(batch):
+    """``batch`` without the iterator's padding samples (the batch itself when unpadded).
+
+    Training on the real samples only keeps duplicated samples out of the gradient, and
+    ``rescale_grad`` then divides by the number of samples actually used.
+    """
+    pad = _pad_of(batch)
+    if not pad or is_presliced(batch):
+        return batch
+    from ..io import DataBatch, DataDesc
+    axes = _data_axes(batch, len(batch.data))
+    n_valid = batch.data[0].shape[axes[0]] - pad
+    data = trim_arrays(batch.data, n_valid, axes)
+    labels = getattr(batch, "label", None)
+    if labels:
+        labels = trim_arrays(labels, n_valid, _label_axes(batch, len(labels)))
+
+    def descs(old, arrays):
+        if not old:
+            return old
+        return [DataDesc(d.name, tuple(a.shape), d.dtype, d.layout)
+                for d, a in zip(old, arrays)]
+    index = getattr(batch, "index", None)
+    return DataBatch(data, labels, pad=0,
+                     index=None if index is None else index[:n_valid],
+                     bucket_key=getattr(batch, "bucket_key", None),
+                     provide_data=descs(getattr(batch, "provide_data", None), data),
+                     provide_label=descs(getattr(batch, "provide_label", None), labels or []))
 
 
 class BaseModule:
@@ -228,9 +268,10 @@ class BaseModule:
                 data_batch = next_data_batch
                 if monitor is not None:
                     monitor.tic()
-                self.forward_backward(data_batch)
+                train_batch = strip_padding(data_batch)
+                self.forward_backward(train_batch)
                 self.update()
-                self._update_metric_batch(eval_metric, data_batch)
+                self._update_metric_batch(eval_metric, train_batch)
                 try:
                     next_data_batch = next(data_iter)
                     self.prepare(next_data_batch, sparse_row_id_fn=sparse_row_id_fn)

@@ -26,6 +26,10 @@ __all__ = ["Module"]
 _DEFAULT_LABELS = ("softmax_label",)
 
 
+#: stands for MXNet's default initializer, Uniform(0.01) (None means "no initializer")
+_DEFAULT_INIT = object()
+
+
 class _DefaultLabels(tuple):
     """Marks ``label_names`` left at its default (so an absent label is not an error)."""
 
@@ -215,7 +219,7 @@ class Module(BaseModule):
             self._sync_params_from_devices()
         return self._arg_params, self._aux_params
 
-    def init_params(self, initializer=None, arg_params=None, aux_params=None,
+    def init_params(self, initializer=_DEFAULT_INIT, arg_params=None, aux_params=None,
                     allow_missing=False, force_init=False, allow_extra=False):
         """Give every parameter a value: from ``arg_params``/``aux_params`` where given,
         else from ``initializer`` (default ``Uniform(0.01)``), in sorted name order."""
@@ -224,7 +228,7 @@ class Module(BaseModule):
                           "init_params call ignored.", UserWarning, stacklevel=2)
             return
         need_bound(self, "init_params()")
-        if initializer is None and arg_params is None and aux_params is None:
+        if initializer is _DEFAULT_INIT:
             from ..initializer import Uniform
             initializer = Uniform(0.01)
         self._check_names(arg_params, aux_params, allow_missing or initializer is not None,
