@@ -191,8 +191,8 @@ def test_errors_name_what_is_wrong():
         mx.sym.FullyConnected(data, num_hidden=2, foo=3)
     with pytest.raises(AttributeValueError, match="not an input"):
         mx.sym.Activation(data, act_type="relu", weight=data)
-    with pytest.raises(AttributeValueError, match="Symbol"):
-        mx.sym.Activation(3, act_type="relu")
+    with pytest.raises(AttributeValueError, match="act_type.*twice"):
+        mx.sym.Activation(3, act_type="relu")  # 3 lands on act_type, MXNet's signature
     with pytest.raises(AttributeError):
         mx.sym.NoSuchOperator
     with pytest.raises(UnknownOperatorError):
@@ -249,3 +249,17 @@ def test_compose_replaces_arguments():
     assert net(inner).infer_shape(x=(2, 3))[1] == [(2, 4)]
     with pytest.raises(AttributeValueError, match="nope"):
         net(nope=inner)
+
+
+def test_positional_attribute_values_follow_mxnet_signatures():
+    # MXNet's generated functions take inputs first, then attributes in declaration order
+    data = mx.sym.var("data")
+    assert mx.sym.Dropout(data, 0.5).attr("p") == "0.5"
+    fc = mx.sym.FullyConnected(data, 10, name="fc")
+    assert fc.attr("num_hidden") == "10"
+    assert fc.list_arguments() == ["data", "fc_weight", "fc_bias"]
+    assert mx.sym.Activation(data, "relu").attr("act_type") == "relu"
+    with pytest.raises(mx.base.AttributeValueError, match="twice"):
+        mx.sym.Dropout(data, 0.5, p=0.2)
+    with pytest.raises(mx.base.AttributeValueError, match="by keyword"):
+        mx.sym.Activation(data, "relu", 1, 2)

@@ -30,6 +30,35 @@ def _num_args_key(op):
     return key
 
 
+def _bind_positional_attrs(op, args, kwargs, attrs):
+    """Split positional arguments like MXNet's generated signatures do: the leading symbols
+    are inputs, the values after them fill the operator's attributes in declaration order
+    (``Dropout(data, 0.5)`` sets ``p``). Returns the input symbols."""
+    from .symbol import Symbol
+    count = 0
+    while count < len(args) and isinstance(args[count], Symbol):
+        count += 1
+    values = args[count:]
+    if not values:
+        return args
+    # num_args is filled from the number of inputs, never given positionally
+    params = [key for key in op.params if key != _num_args_key(op)]
+    if len(values) > len(params):
+        raise AttributeValueError(
+            f"{op.name}: {len(values)} positional attribute values given but it takes "
+            f"{len(params)} ({', '.join(params)}); pass them by keyword")
+    for key, value in zip(params, values):
+        if isinstance(value, Symbol):
+            raise AttributeValueError(
+                f"{op.name}: symbol given after an attribute value; pass inputs first "
+                f"({op.name}(data, ...)) or by keyword")
+        if key in kwargs:
+            raise AttributeValueError(f"{op.name}: attribute {key!r} given twice "
+                                      f"(positionally and by keyword)")
+        attrs[hidden_key(key)] = attr_string(value)
+    return args[:count]
+
+
 def create(op, hint, args, kwargs):
     """Apply operator ``op`` to symbols ``args``/``kwargs``; returns the new ``Symbol``."""
     from .symbol import Symbol, _var_node
@@ -48,11 +77,7 @@ def create(op, hint, args, kwargs):
             continue  # an input explicitly left out: created automatically below
         else:
             attrs[hidden_key(key)] = attr_string(value)
-    for pos, value in enumerate(args):
-        if not isinstance(value, Symbol):
-            raise AttributeValueError(
-                f"{op.name}: positional argument {pos} is {type(value).__name__}, not a Symbol; "
-                f"pass operator attributes by keyword ({op.name}(data, num_hidden=...))")
+    args = _bind_positional_attrs(op, args, kwargs, attrs)
     num_key = _num_args_key(op)
     if num_key is not None and num_key not in attrs:
         attrs[num_key] = str(len(args) + len(input_kwargs))
