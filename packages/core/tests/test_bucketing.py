@@ -341,3 +341,19 @@ def test_force_rebind_keeps_parameters_and_optimizer():
         mod.bind([("x", (BATCH, 10))], force_rebind=True)
     assert mod.binded and set(mod.bucket_keys) == {10, 4}
     mod.forward(_batch(4), is_train=False)
+
+
+def test_bucket_using_fewer_trained_parameters_is_refused():
+    # bucket 1 skips layer "extra": one flat optimizer step would move it with stale gradients
+    def sym_gen(key):
+        data = mx.sym.var("data")
+        net = mx.sym.FullyConnected(data, num_hidden=4, name="fc")
+        if key == 2:
+            net = mx.sym.FullyConnected(net, num_hidden=4, name="extra")
+        return mx.sym.LinearRegressionOutput(net, name="out"), ("data",), ("out_label",)
+
+    mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=2)
+    mod.bind([("data", (2, 3))], [("out_label", (2, 4))])
+    mod.init_params()
+    with pytest.raises(ParameterError, match="extra_weight"):
+        mod.switch_bucket(1, [("data", (2, 3))], [("out_label", (2, 4))])

@@ -265,6 +265,16 @@ class BucketingModule(BaseModule):
         if module is None:
             module = self._new_module(bucket_key)
         default = self._buckets[self._default_bucket_key]
+        trained = set(default._param_names) - set(default._fixed_param_names)
+        unused = sorted(trained - set(module._param_names))
+        if unused and self.for_training:
+            # one optimizer step covers the whole shared parameter buffer, so parameters a
+            # bucket never touches would be updated with stale gradients: refuse, loudly
+            raise ParameterError(
+                f"bucket {bucket_key!r} does not use parameters {', '.join(unused)} of the "
+                f"default bucket {self._default_bucket_key!r}; every bucket trained together "
+                f"must use the same parameters (fix them with fixed_param_names, or train "
+                f"such buckets in separate modules)")
         module.bind(data_shapes, label_shapes, self.for_training, self.inputs_need_grad,
                     force_rebind=False, shared_module=default, grad_req=self._grad_req)
         if self._monitor is not None:
