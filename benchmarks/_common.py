@@ -9,6 +9,23 @@ import subprocess
 import sys
 import time
 
+
+def threads_from_argv(default=2):
+    """``--threads N`` from the command line, applied to the BLAS/OpenMP environment.
+
+    Thread pools read these variables when numpy (or torch, or MXNet) loads, so a script
+    calls this before importing any of them; every framework then runs with N threads.
+    """
+    threads = default
+    for i, arg in enumerate(sys.argv):
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            threads = int(sys.argv[i + 1])
+        elif arg.startswith("--threads="):
+            threads = int(arg.split("=", 1)[1])
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    return threads
+
 NETWORKS = {
     # name: (batch size, data shape without batch)
     "mlp": (256, (784,)),
@@ -104,7 +121,8 @@ def run_in_mxnet(script, args):
     python = mxnet_python()
     if python is None:
         return None
-    env = dict(os.environ, OMP_NUM_THREADS="2", MXNET_ENGINE_TYPE="NaiveEngine")
+    env = dict(os.environ, MXNET_ENGINE_TYPE="NaiveEngine")
+    env.setdefault("OMP_NUM_THREADS", "2")
     result = subprocess.run([python, script, "--framework", "mxnet", *args], env=env,
                             capture_output=True, text=True, timeout=900)
     if result.returncode != 0:

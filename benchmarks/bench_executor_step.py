@@ -1,20 +1,26 @@
 """One training step without optimizer (forward + backward) per network, samples/s.
 
-gradloom's bound executor against PyTorch CPU (2 threads) in the same run, and MXNet 1.9.1
-(its own interpreter, see ``_common.mxnet_python``) when present. Prints the ratios.
-Parameters get gradients, data and labels do not (as in ``Module.fit``, and as PyTorch
-computes it); gradloom and PyTorch windows alternate, best of ``--repeat`` each.
+gradloom's bound executor against PyTorch CPU in the same run, and MXNet 1.9.1 (its own
+interpreter, see ``_common.mxnet_python``) when present, all with ``--threads`` threads
+(default 2). Prints the ratios. Parameters get gradients, data and labels do not (as in
+``Module.fit``, and as PyTorch computes it); gradloom and PyTorch windows alternate, best of
+``--repeat`` each.
 
-    python benchmarks/bench_executor_step.py [--seconds 2] [--repeat 3] [--networks mlp,lenet,tiny]
+    python benchmarks/bench_executor_step.py [--seconds 2] [--repeat 3] [--threads 2]
+        [--networks mlp,lenet,tiny]
 """
 import argparse
 import json
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import threads_from_argv  # noqa: E402
+
+THREADS = threads_from_argv()   # before numpy loads its BLAS
+
+import numpy as np  # noqa: E402
+
 from _common import (NETWORKS, best_rate, best_rates, build, build_torch,  # noqa: E402
                      print_table, run_in_mxnet)
 
@@ -44,7 +50,7 @@ def symbolic_step(mx, name, ctx):
 
 def torch_step(name):
     import torch
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     batch, shape = NETWORKS[name]
     model = build_torch(torch, name)
     loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
@@ -62,6 +68,7 @@ def main():
     parser.add_argument("--framework", default="all", choices=["all", "mxnet"])
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--networks", default="mlp,lenet,tiny")
     args = parser.parse_args()
     names = args.networks.split(",")
@@ -72,7 +79,8 @@ def main():
         return
     import gradloom as mx
     mxnet_rates = run_in_mxnet(__file__, ["--seconds", str(args.seconds), "--repeat",
-                                          str(args.repeat), "--networks", args.networks]) or {}
+                                          str(args.repeat), "--threads", str(args.threads),
+                                          "--networks", args.networks]) or {}
     rows = []
     for name in names:
         ours_step, batch = symbolic_step(mx, name, mx.cpu())
@@ -86,7 +94,7 @@ def main():
             row["gradloom/mxnet"] = f"{ours / mxnet_rates[name]:.2f}x"
         rows.append(row)
     print(f"forward+backward step, samples/s (best of {args.repeat} interleaved windows of "
-          f"{args.seconds:g} s)")
+          f"{args.seconds:g} s, {args.threads} threads)")
     print_table(rows, ["network", "batch", "gradloom/s", "torch/s", "gradloom/torch", "mxnet/s",
                        "gradloom/mxnet"])
 

@@ -16,13 +16,3 @@ class CpuExecutor(GraphExecutor):
             raise ShapeError(f"{name!r}: got shape {src.shape}, bound shape is {dst.shape}; "
                              f"call reshape() to change bound shapes")
         np.copyto(dst, src, casting="unsafe")
-
-    def _make_kernels(self):
-        from gradloom.executor.layout import apply_layouts, plan_layouts, stored_shape
-        kernels = super()._make_kernels()
-        plan = self._plan
-        self._layouts = plan_layouts(plan, kernels)
-        apply_layouts(plan, kernels, self._layouts)
-        for e, perm in self._layouts.items():
-            plan.shapes[e] = stored_shape(plan.shapes[e], perm)
-        return kernels

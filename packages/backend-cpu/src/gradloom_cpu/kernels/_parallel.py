@@ -148,8 +148,13 @@ def run_sliced(fn, arrays, axis=None, size=None):
     ``None`` entries pass through unsliced. Serial when the arrays are small or the host
     has one thread.
     """
-    first = next(a for a in arrays if a is not None)
+    first = arrays[0]
+    if first is None:
+        first = next(a for a in arrays if a is not None)
     size = first.size if size is None else size
+    if size < MIN_ELEMENTS:          # the common small case: no further Python work
+        fn(*arrays)
+        return
     chunks = SPLITTER.chunks(size)
     if axis is None:
         axis = split_axis(first.shape)

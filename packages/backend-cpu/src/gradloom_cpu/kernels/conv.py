@@ -109,7 +109,6 @@ class CpuConvolutionKernel(ConvolutionKernel):
             self.y3 = self.yint.reshape(g, f // g, m)
             self.dyint = np.empty_like(self.yint)
             self.dy3 = self.dyint.reshape(self.y3.shape)
-            self.dy2 = self.dyint.reshape(f, m)
         self.bias_view = (1, f) + (1,) * nd
         self.bias_internal = (f,) + (1,) * (nd + 1)
         self.dw_scratch = np.empty((f, (c // g) * kk), dtype=dtype)

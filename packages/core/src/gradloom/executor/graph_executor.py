@@ -11,6 +11,7 @@ import numpy as np
 from .. import profiler as _profiler
 from ..base import ParameterError, ShapeError
 from ..plugins import load_plugins
+from .layout import apply_layouts, inverse, plan_layouts, stored_shape
 from .memory import MemoryPool
 from .plan import ARG, AUX, POOL, PRIVATE, ZEROS, GraphPlan
 
@@ -58,6 +59,9 @@ class GraphExecutor:
         self._arg_index = {name: i for i, name in enumerate(self._arg_names)}
         self._check_given_arrays()
         self._kernels = self._make_kernels()
+        # values only kernels read may be stored in an axis order neighbours agree on
+        self._layouts = plan_layouts(plan, self._kernels)
+        apply_layouts(plan, self._kernels, self._layouts)
         self._allocate_private()
         shared = request.shared_exec
         if shared is not None and shared._pool.compatible(backend, self._device_id):
@@ -125,7 +129,7 @@ class GraphExecutor:
                 grad[...] = plan.head_eids.count(e)
                 self._private_grad[e] = grad
             elif loc[0] == ZEROS:
-                self._private_grad[e] = be.zeros(plan.shapes[e], plan.dtypes[e], dev)
+                self._private_grad[e] = be.zeros(self._stored_shape(e), plan.dtypes[e], dev)
         # heads whose gradient is also accumulated by consumers must be re-seeded every step
         self._heads_reseed = [e for e in set(plan.head_eids)
                               if plan.grad_loc[e] is not None and e in plan.grad_written
@@ -135,6 +139,16 @@ class GraphExecutor:
         self._head_repeat = [e in plan.head_eids[:j] for j, e in enumerate(plan.head_eids)]
         self._head_fill = [(self._private_grad[e], plan.head_eids.count(e))
                            for e in dict.fromkeys(plan.head_eids) if e in self._private_grad]
+
+    def _stored_shape(self, e):
+        perm = self._layouts.get(e)
+        shape = self._plan.shapes[e]
+        return shape if perm is None else stored_shape(shape, perm)
+
+    def _user_view(self, e, array):
+        """``array`` (entry ``e``'s value or gradient) in the layout users know."""
+        perm = self._layouts.get(e)
+        return array if perm is None else array.transpose(inverse(perm))
 
     def _consumed(self, eid):
         plan = self._plan
@@ -159,7 +173,7 @@ class GraphExecutor:
                 values[e] = self._private_value[e]
             else:
                 dtype, offset = plan.pool_offsets[("value", e)]
-                values[e] = pool.view(dtype, offset, plan.shapes[e])
+                values[e] = pool.view(dtype, offset, self._stored_shape(e))
         for e, loc in enumerate(plan.grad_loc):
             if loc is None:
                 continue
@@ -168,7 +182,7 @@ class GraphExecutor:
                 grads[e] = self._grad_raw[ref]
             elif kind == POOL:
                 dtype, offset = plan.pool_offsets[("grad", e)]
-                grads[e] = pool.view(dtype, offset, plan.shapes[e])
+                grads[e] = pool.view(dtype, offset, self._stored_shape(e))
             else:
                 grads[e] = self._private_grad[e]
         self._values, self._grads = values, grads
@@ -312,14 +326,18 @@ class GraphExecutor:
             node = plan.order[i]
             names_out = [node.output_name(k) for k in range(node.num_visible_outputs)]
             names_in = [f"{node.name}_{n}" for n in node.input_names]
+            eids_out = range(plan.row_ptr[i], plan.row_ptr[i] + node.num_visible_outputs)
+            eids_in = plan.input_eids(i)
+            view = self._user_view
 
-            def step(is_train, ins, outs, aux, f=f, names_out=names_out, names_in=names_in):
+            def step(is_train, ins, outs, aux, f=f, names_out=names_out, names_in=names_in,
+                     eids_out=eids_out, eids_in=eids_in):
                 if self._monitor_all:
-                    for name, arr in zip(names_in, list(ins) + list(aux)):
-                        cb(name, _wrap(arr, ctx))
+                    for name, e, arr in zip(names_in, eids_in, list(ins) + list(aux)):
+                        cb(name, _wrap(view(e, arr), ctx))
                 f(is_train, ins, outs, aux)
-                for name, arr in zip(names_out, outs):
-                    cb(name, _wrap(arr, ctx))
+                for name, e, arr in zip(names_out, eids_out, outs):
+                    cb(name, _wrap(view(e, arr), ctx))
             steps.append((step, ins, outs, aux))
         return steps
 
@@ -332,12 +350,14 @@ class GraphExecutor:
                 continue
             node = plan.order[i]
             names = [f"{node.name}_backward_{n}" for n in node.arg_names]
+            eids = plan.input_eids(i)[:len(node.arg_names)]
+            view = self._user_view
 
-            def step(*args, f=f, names=names):
+            def step(*args, f=f, names=names, eids=eids):
                 f(*args)
-                for name, arr in zip(names, args[4]):
+                for name, e, arr in zip(names, eids, args[4]):
                     if arr is not None:
-                        cb(name, _wrap(arr, ctx))
+                        cb(name, _wrap(view(e, arr), ctx))
             steps.append((step, args))
         return steps
 
