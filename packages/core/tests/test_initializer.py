@@ -215,3 +215,14 @@ def test_float16_and_float64_targets():
     assert a.dtype == np.float16 and np.abs(a).max() <= 0.5
     b = _init(mx.init.Normal(1.0), "w_weight", (10, 10), dtype=np.float64)
     assert b.dtype == np.float64 and b.std() > 0.5
+
+
+def test_unseeded_runs_are_reproducible_like_mxnet():
+    # a fresh process draws the same initial weights every time (MXNet's fixed default seed)
+    import subprocess
+    import sys
+    code = ("import gradloom as mx; a = mx.nd.zeros((3,)); mx.init.Uniform(1.0)("
+            "mx.init.InitDesc('w_weight'), a); print(a.asnumpy().tolist())")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, timeout=120).stdout for _ in range(2)]
+    assert runs[0] == runs[1] and runs[0].strip() != "[0.0, 0.0, 0.0]"

@@ -10,6 +10,11 @@ import contextlib
 import numpy as np
 
 
+#: generators start from this seed until ``gradloom.random.seed`` is called, so unseeded runs
+#: are reproducible, as they were with MXNet
+DEFAULT_SEED = 0
+
+
 class Backend(abc.ABC):
     """Base class for device backends. Subclasses set ``device_type`` and ``package``."""
 
@@ -20,7 +25,7 @@ class Backend(abc.ABC):
 
     def __init__(self):
         self._rngs = {}
-        self._seed = None
+        self._seed = DEFAULT_SEED
 
     # -- availability -----------------------------------------------------------------
     def is_available(self):

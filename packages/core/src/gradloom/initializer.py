@@ -21,35 +21,13 @@ __all__ = ["InitDesc", "Initializer", "register", "alias", "create", "host_rng",
            "Zero", "One", "Constant", "Uniform", "Normal", "Orthogonal", "Xavier",
            "MSRAPrelu", "Bilinear", "LSTMBias", "Load", "Mixed"]
 
-# Used only when no "cpu" backend is installed (its generator is the normal source).
-_FALLBACK_RNG = np.random.default_rng()
-
-
-def _host_backend():
-    from .plugins import load_plugins
-    backends = load_plugins().backends
-    return backends.get("cpu") if "cpu" in backends else None
-
-
-def host_rng():
-    """The numpy Generator every initializer draws from.
-
-    It is the host backend's generator of device 0, so ``gradloom.random.seed(n)`` (which
-    re-seeds every backend) makes initial weights reproducible on any device.
-    """
-    backend = _host_backend()
-    if backend is None:
-        return _FALLBACK_RNG
-    return backend.rng(0)
+from .random import host_rng  # noqa: E402  (one host generator for the whole package)
 
 
 def set_host_seed(seed):
-    """Re-seed only the initializers' generator (``gradloom.random.seed`` does it too)."""
-    global _FALLBACK_RNG
-    _FALLBACK_RNG = np.random.default_rng(seed)
-    backend = _host_backend()
-    if backend is not None:
-        backend.seed(seed)
+    """Re-seed the host generator initializers draw from (same as ``gradloom.random.seed``)."""
+    from .random import seed as _seed
+    _seed(seed)
 
 
 class InitDesc(str):

@@ -5,7 +5,28 @@ from numpy's global state, so ``seed(n)`` makes whole runs reproducible.
 """
 from .ndarray.random import normal, randint, shuffle, uniform
 
-__all__ = ["seed", "uniform", "normal", "randint", "shuffle"]
+__all__ = ["seed", "host_rng", "uniform", "normal", "randint", "shuffle"]
+
+# Only used when no "cpu" backend is installed; seed() re-seeds it too.
+_fallback_rng = None
+
+
+def host_rng():
+    """The numpy ``Generator`` for host-side draws (initial weights, shuffling).
+
+    It is the CPU backend's generator of device 0, so ``seed(n)`` makes initial weights and
+    data order reproducible whatever device trains.
+    """
+    global _fallback_rng
+    from .plugins import load_plugins
+    backends = load_plugins().backends
+    if "cpu" in backends:
+        return backends.get("cpu").rng(0)
+    if _fallback_rng is None:
+        from .backend import DEFAULT_SEED
+        import numpy as np
+        _fallback_rng = np.random.default_rng(DEFAULT_SEED)
+    return _fallback_rng
 
 
 def seed(seed_state, ctx="all"):
@@ -23,6 +44,9 @@ def seed(seed_state, ctx="all"):
     if seed_state < 0:
         raise DTypeError(f"random.seed expects a non-negative integer, got {seed_state}")
     if ctx == "all":
+        global _fallback_rng
+        import numpy as np
+        _fallback_rng = np.random.default_rng(seed_state)
         from .plugins import load_plugins
         for _name, backend in load_plugins().backends.items():
             if backend.is_available():

@@ -6,6 +6,7 @@ slices of them without copying; the executor copies each batch to its device any
 import numpy as np
 
 from ..base import DTypeError
+from ..random import host_rng  # noqa: F401  (re-exported for the iterators)
 
 
 def to_host(value, dtype=None):
@@ -41,11 +42,3 @@ def wrap(arr):
     return NDArray(arr, ctx=cpu())
 
 
-def host_rng():
-    """The host random generator that ``gradloom.random.seed`` re-seeds."""
-    from ..base import BackendUnavailableError
-    from ..context import cpu
-    try:
-        return cpu().backend.rng(0)
-    except BackendUnavailableError:  # no CPU backend: still shuffle, just not seedable
-        return np.random.default_rng()
