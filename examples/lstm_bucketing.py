@@ -9,14 +9,19 @@ all buckets, reporting perplexity (padding ignored).
     python examples/lstm_bucketing.py --data ../shared/data/tinyshakespeare/input.txt
     GRADLOOM_TINYSHAKESPEARE=/path/input.txt python examples/lstm_bucketing.py
 
-Works unchanged with ``import mxnet as mx`` for the model part; only the data loading is
-specific to this corpus.
+The model part is ``gradloom.rnn.language_model.lstm_lm_sym_gen``, written with the
+``mx.sym``/``mx.rnn`` API only (copy it alongside to run under ``import mxnet as mx``); only
+the data loading is specific to this corpus.
 """
 import argparse
 import logging
 import os
 
 import gradloom as mx
+# The network (embedding -> stacked LSTMCells unrolled per bucket -> FullyConnected ->
+# SoftmaxOutput) is written with mx.sym / mx.rnn only; gradloom ships it so that this
+# script and `gradloom train --model lstm-lm` train, and checkpoint, the same model.
+from gradloom.rnn.language_model import lstm_lm_sym_gen as make_sym_gen
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "data", "tinyshakespeare_head.txt")
@@ -42,28 +47,6 @@ def tokenize(lines, vocab=None):
     return mx.rnn.encode_sentences(lines, vocab=vocab, invalid_label=INVALID_LABEL,
                                    start_label=START_LABEL, unknown_token=None
                                    if vocab is None else "\x00")
-
-
-def make_sym_gen(vocab_size, num_layers=2, num_hidden=200, num_embed=200):
-    """``sym_gen(seq_len) -> (symbol, data_names, label_names)`` for the LSTM LM."""
-    stack = mx.rnn.SequentialRNNCell()
-    for i in range(num_layers):
-        stack.add(mx.rnn.LSTMCell(num_hidden=num_hidden, prefix=f"lstm_l{i}_"))
-
-    def sym_gen(seq_len):
-        data = mx.sym.Variable("data")
-        label = mx.sym.Variable("softmax_label")
-        embed = mx.sym.Embedding(data=data, input_dim=vocab_size, output_dim=num_embed,
-                                 name="embed")
-        stack.reset()
-        outputs, _ = stack.unroll(seq_len, inputs=embed, merge_outputs=True)
-        pred = mx.sym.Reshape(outputs, shape=(-1, num_hidden))
-        pred = mx.sym.FullyConnected(data=pred, num_hidden=vocab_size, name="pred")
-        label = mx.sym.Reshape(label, shape=(-1,))
-        pred = mx.sym.SoftmaxOutput(data=pred, label=label, name="softmax")
-        return pred, ("data",), ("softmax_label",)
-
-    return sym_gen
 
 
 def make_iters(fname, batch_size, max_lines=None, val_fraction=0.1):

@@ -360,6 +360,7 @@ def split_everything(monkeypatch):
     from gradloom_cpu.kernels import _blas, _parallel
     monkeypatch.setattr(_parallel, "MIN_ELEMENTS", 0)
     monkeypatch.setattr(_blas, "MIN_MACS", 0)
+    monkeypatch.setattr(_blas, "MIN_OUTPUT", 0)
     monkeypatch.setattr(_parallel, "SPLITTER", _parallel.ThreadSplitter(threads=3))
 
 
@@ -369,10 +370,12 @@ SPLIT_CASES = [c for c in CASES
 
 @pytest.mark.parametrize("case", SPLIT_CASES, ids=_ids)
 def test_threaded_split_matches_generic(case, split_everything):
+    from gradloom_cpu.kernels._blas import blas_section
     op, attrs, shapes, label = case
     rng = np.random.default_rng(13)
     generic, fast = _pair(op, attrs, shapes)
-    _check_pair(generic, fast, _inputs(generic, label, rng), rng)
+    with blas_section:   # as in an executor step: products are cut too
+        _check_pair(generic, fast, _inputs(generic, label, rng), rng)
 
 
 @pytest.mark.parametrize("in_bl,out_bl", [(True, True), (True, False), (False, True)])
@@ -384,16 +387,35 @@ def test_threaded_split_in_batch_last_storage(split_everything, in_bl, out_bl):
 def test_split_products_restore_the_blas_thread_count(split_everything):
     from gradloom_cpu.kernels import _blas
     functions = _blas._Blas.get()
+    before = functions[1]() if functions else None
     a, b = np.ones((8, 5), np.float32), np.ones((5, 6), np.float32)
     out = np.zeros((8, 6), np.float32)
-    before = functions[1]() if functions else None
-    _blas.matmul(a, b, out, "rows")
-    np.testing.assert_array_equal(out, 5)
-    out[...] = 0
-    _blas.matmul(a, b, out, "cols")
-    np.testing.assert_array_equal(out, 5)
+    with _blas.blas_section:
+        with _blas.blas_section:     # nested sections: the outer one restores
+            if functions and before > 1:
+                assert functions[1]() == 1
+            _blas.matmul(a, b, out, "rows")
+            np.testing.assert_array_equal(out, 5)
+            out[...] = 0
+            _blas.matmul(a, b, out, "cols")
+            np.testing.assert_array_equal(out, 5)
+        if functions and before > 1:
+            assert functions[1]() == 1
     if functions:
         assert functions[1]() == before
+
+
+def test_executor_steps_run_in_a_blas_section(generic_kernels):
+    from gradloom_cpu.kernels import _blas
+    data = mx.sym.Variable("data")
+    net = mx.sym.FullyConnected(data, num_hidden=512, name="fc")
+    exe = net.simple_bind(mx.cpu(), data=(64, 256))
+    assert exe._blas_section is _blas.blas_section
+    small = mx.sym.FullyConnected(data, num_hidden=4).simple_bind(mx.cpu(), data=(2, 3))
+    assert small._blas_section is None
+    exe.forward(is_train=True)
+    exe.backward(np.ones((64, 512), np.float32))
+    assert _blas.blas_section.depth == 0 and not _blas.blas_section.saved
 
 
 def test_thread_splitter_runs_every_part_and_raises_errors():

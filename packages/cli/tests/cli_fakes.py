@@ -1,44 +1,13 @@
 """Fake plugins and entry points shared by the CLI tests."""
 import importlib.metadata
 
-import numpy as np
 import pluggy
 
-from gradloom.backend import Backend
+from gradloom.testing.fakes import FakeBackend
 
 hookimpl = pluggy.HookimplMarker("gradloom")
 
-
-class FakeBackend(Backend):
-    """A host-memory backend under another device type; ``reason`` makes it unavailable."""
-
-    package = "gradloom-fake"
-
-    def __init__(self, device_type="fake", reason=None, count=3):
-        super().__init__()
-        self.device_type = device_type
-        self._reason = reason
-        self._count = count
-
-    @property
-    def unavailable_reason(self):
-        return self._reason
-
-    def device_count(self):
-        return self._count
-
-    @property
-    def xp(self):
-        return np
-
-    def owns(self, array):
-        return isinstance(array, np.ndarray)
-
-    def to_host(self, array):
-        return np.asarray(array)
-
-    def from_host(self, array, device_id=0):
-        return np.array(array)
+__all__ = ["FakeBackend", "hookimpl", "entry_point", "installed_entry_points"]
 
 
 def entry_point(name, value):

@@ -11,6 +11,8 @@ from gradloom.module import (ExtraParamError, InputsGradError, MissingParamError
                              NotBoundError, NotForTrainingError, OptimizerNotInitializedError,
                              ParamsNotInitializedError)
 
+from backprop_net import backprop_net, backprop_params
+
 TWO_CPUS = [mx.cpu(0), mx.cpu(1)]
 
 
@@ -123,20 +125,8 @@ def test_shapes_after_bind():
     assert pred.label_shapes is None
 
 
-def _a6_net():
-    data = mx.sym.Variable("data")
-    h = mx.sym.Activation(mx.sym.FullyConnected(data, num_hidden=2, name="fc_0"),
-                          act_type="sigmoid", name="act_0")
-    h = mx.sym.Activation(mx.sym.FullyConnected(h, num_hidden=2, name="fc_1"),
-                          act_type="sigmoid", name="act_1")
-    return mx.sym.LinearRegressionOutput(h, name="softmax", grad_scale=2)
-
-
 def _a6_params():
-    correct = {"fc_0_weight": mx.nd.array([[.15, .20], [.25, .30]]),
-               "fc_0_bias": mx.nd.array([.35, .35]),
-               "fc_1_weight": mx.nd.array([[.40, .45], [.50, .55]]),
-               "fc_1_bias": mx.nd.array([.60, .60])}
+    correct = backprop_params()
     missing = {k: v for k, v in correct.items() if k != "fc_1_bias"}
     extra = dict(correct, fc_2_weight=mx.nd.array([.60, .60]))
     missing_extra = {"fc_2_weight": mx.nd.array([.60, .60])}
@@ -144,7 +134,7 @@ def _a6_params():
 
 
 def _a6_module():
-    mod = mx.mod.Module(_a6_net())
+    mod = mx.mod.Module(backprop_net())
     mod.bind([("data", (1, 2))], [("softmax_label", (1, 2))])
     mod.init_params()
     return mod

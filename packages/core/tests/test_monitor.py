@@ -6,24 +6,14 @@ import pytest
 
 import gradloom as mx
 
-
-def _net():
-    data = mx.sym.Variable("data")
-    h = mx.sym.Activation(mx.sym.FullyConnected(data, num_hidden=2, name="fc_0"),
-                          act_type="sigmoid", name="act_0")
-    h = mx.sym.Activation(mx.sym.FullyConnected(h, num_hidden=2, name="fc_1"),
-                          act_type="sigmoid", name="act_1")
-    return mx.sym.LinearRegressionOutput(h, name="softmax", grad_scale=2)
+from backprop_net import backprop_net, backprop_params
 
 
-PARAMS = {"fc_0_weight": mx.nd.array([[.15, .20], [.25, .30]]),
-          "fc_0_bias": mx.nd.array([.35, .35]),
-          "fc_1_weight": mx.nd.array([[.40, .45], [.50, .55]]),
-          "fc_1_bias": mx.nd.array([.60, .60])}
+PARAMS = backprop_params()
 
 
 def _module(mon):
-    mod = mx.mod.Module(_net(), context=[mx.cpu(0)])
+    mod = mx.mod.Module(backprop_net(), context=[mx.cpu(0)])
     mod.bind([("data", (1, 2))], [("softmax_label", (1, 2))])
     mod.install_monitor(mon)
     mod.init_params(arg_params=PARAMS)
@@ -84,7 +74,7 @@ def test_fit_with_monitor_prints_every_interval(caplog):
     mon = mx.mon.Monitor(2, pattern="fc_0_weight")
     x = np.ones((4, 2), np.float32)
     y = np.ones((4, 2), np.float32)
-    mod = mx.mod.Module(_net(), context=[mx.cpu(0)])
+    mod = mx.mod.Module(backprop_net(), context=[mx.cpu(0)])
     with caplog.at_level(logging.INFO):
         mod.fit(mx.io.NDArrayIter(x, y, batch_size=1), num_epoch=1, monitor=mon,
                 eval_metric="mse")

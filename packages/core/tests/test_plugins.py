@@ -4,45 +4,15 @@ import subprocess
 import sys
 import types
 
-import numpy as np
 import pluggy
 import pytest
 
 import gradloom
-from gradloom.backend import Backend
 from gradloom.base import BackendUnavailableError, PluginError, UnknownNameError
 from gradloom.plugins import build_state, set_state
+from gradloom.testing.fakes import FakeBackend
 
 hookimpl = pluggy.HookimplMarker("gradloom")
-
-
-class FakeBackend(Backend):
-    device_type = "fake"
-    package = "gradloom-fake"
-
-    def __init__(self, reason=None):
-        super().__init__()
-        self._reason = reason
-
-    @property
-    def unavailable_reason(self):
-        return self._reason
-
-    def device_count(self):
-        return 2
-
-    @property
-    def xp(self):
-        return np
-
-    def owns(self, array):
-        return isinstance(array, np.ndarray)
-
-    def to_host(self, array):
-        return np.asarray(array)
-
-    def from_host(self, array, device_id=0):
-        return np.array(array)
 
 
 class FakePlugin:
@@ -89,7 +59,8 @@ def test_fake_plugin_registers_backend_and_kvstore(isolated):
 
 
 def test_unavailable_backend_explains_itself(isolated):
-    isolated(entry_points=[], extra_plugins=[("fake", FakePlugin(FakeBackend("no driver found")))])
+    isolated(entry_points=[],
+             extra_plugins=[("fake", FakePlugin(FakeBackend(reason="no driver found")))])
     with pytest.raises(BackendUnavailableError, match="no driver found"):
         gradloom.Context("fake", 0).backend
 

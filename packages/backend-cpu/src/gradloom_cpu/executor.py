@@ -1,12 +1,36 @@
-"""The CPU backend's executor: the generic engine with host-memory shortcuts."""
+"""The CPU backend's executor: the generic engine with host-memory shortcuts.
+
+Steps of graphs whose CPU kernels hold large products run inside ``blas_section``: BLAS on
+one thread, the kernels cutting products and element-wise loops over their own threads
+(``gradloom_cpu.kernels._blas`` says why).
+"""
 import numpy as np
 
 from gradloom.base import ShapeError
 from gradloom.executor.graph_executor import GraphExecutor, _raw
 
+from .kernels._blas import blas_section
+
 
 class CpuExecutor(GraphExecutor):
     """``GraphExecutor`` on numpy. Inputs are copied with one ``np.copyto`` (no device hop)."""
+
+    def __init__(self, backend, request):
+        super().__init__(backend, request)
+        large = any(getattr(k, "large_products", False) for k in self._kernels)
+        self._blas_section = blas_section if large else None
+
+    def forward(self, is_train=False, **kwargs):
+        if self._blas_section is None:
+            return super().forward(is_train, **kwargs)
+        with self._blas_section:
+            return super().forward(is_train, **kwargs)
+
+    def backward(self, out_grads=None, is_train=True):
+        if self._blas_section is None:
+            return super().backward(out_grads, is_train)
+        with self._blas_section:
+            return super().backward(out_grads, is_train)
 
     def _copy_into(self, name, dst, value):
         src = value if type(value) is np.ndarray else _raw(value)

@@ -3,26 +3,17 @@
 ``with AttrScope(ctx_group='dev1', lr_mult='0.1'):`` attaches those attributes to every symbol
 created inside the block (variables, operators and the variables operators create).
 """
-import threading
-
+from ._scope import ThreadScope
 from .base import AttributeValueError
 
 __all__ = ["AttrScope", "current"]
 
 
-class _AttrScopeMeta(type):
-    @property
-    def current(cls):
-        value = getattr(AttrScope._local, "value", None)
-        if value is None:
-            value = AttrScope._local.value = AttrScope()
-        return value
+class AttrScope(ThreadScope):
+    """Attributes (string values) applied to symbols created while the scope is active.
 
-
-class AttrScope(metaclass=_AttrScopeMeta):
-    """Attributes (string values) applied to symbols created while the scope is active."""
-
-    _local = threading.local()
+    ``AttrScope.current`` is the innermost active scope (an empty one outside any ``with``).
+    """
 
     def __init__(self, **kwargs):
         for key, value in kwargs.items():
@@ -31,7 +22,6 @@ class AttrScope(metaclass=_AttrScopeMeta):
                     f"AttrScope: attribute {key}={value!r} must be a string; pass "
                     f"{key}={str(value)!r}")
         self._attr = kwargs
-        self._old_scope = None
 
     def get(self, attr):
         """This scope's attributes updated with ``attr`` (a dict or ``None``)."""
@@ -42,18 +32,11 @@ class AttrScope(metaclass=_AttrScopeMeta):
             merged.update(attr)
         return merged
 
-    def __enter__(self):
-        self._old_scope = AttrScope.current
+    def _entering(self, outer):
         # nested scopes accumulate: the inner one sees the outer one's attributes
-        merged = dict(self._old_scope._attr)
+        merged = dict(outer._attr)
         merged.update(self._attr)
         self._attr = merged
-        AttrScope._local.value = self
-        return self
-
-    def __exit__(self, *exc):
-        AttrScope._local.value = self._old_scope
-        self._old_scope = None
 
 
 def current():

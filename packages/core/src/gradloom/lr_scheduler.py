@@ -135,16 +135,17 @@ class MultiFactorScheduler(LRScheduler):
         return self.base_lr
 
 
-class PolyScheduler(LRScheduler):
-    """Polynomial decay from ``base_lr`` to ``final_lr`` over ``max_update`` updates."""
+class _DecayToFinal(LRScheduler):
+    """From ``base_lr`` down to ``final_lr`` over the updates after warm-up, following the
+    subclass's curve ``_decayed(frac, span)`` (the part of ``span = base_lr - final_lr``
+    left at fraction ``frac`` of the way); the rate stays at ``final_lr`` afterwards."""
 
-    def __init__(self, max_update, base_lr=0.01, pwr=2, final_lr=0, warmup_steps=0,
+    def __init__(self, max_update, base_lr=0.01, final_lr=0, warmup_steps=0,
                  warmup_begin_lr=0, warmup_mode="linear"):
         super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
         if not isinstance(max_update, int) or max_update < 1:
             raise ConfigError(f"maximum number of updates must be a strictly positive int, "
                               f"got {max_update!r}")
-        self.power = pwr
         self.base_lr_orig = self.base_lr
         self.max_update = max_update
         self.final_lr = final_lr
@@ -155,30 +156,29 @@ class PolyScheduler(LRScheduler):
             return self.get_warmup_lr(num_update)
         if num_update <= self.max_update:
             frac = float(num_update - self.warmup_steps) / float(self.max_steps)
-            self.base_lr = (self.final_lr
-                            + (self.base_lr_orig - self.final_lr) * pow(1 - frac, self.power))
+            self.base_lr = self.final_lr + self._decayed(frac, self.base_lr_orig - self.final_lr)
         return self.base_lr
 
 
-class CosineScheduler(LRScheduler):
-    """Cosine decay from ``base_lr`` to ``final_lr`` over ``max_update`` updates."""
+class PolyScheduler(_DecayToFinal):
+    """Polynomial decay from ``base_lr`` to ``final_lr`` over ``max_update`` updates."""
 
-    def __init__(self, max_update, base_lr=0.01, final_lr=0, warmup_steps=0,
+    def __init__(self, max_update, base_lr=0.01, pwr=2, final_lr=0, warmup_steps=0,
                  warmup_begin_lr=0, warmup_mode="linear"):
-        super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
-        if not isinstance(max_update, int) or max_update < 1:
-            raise ConfigError(f"maximum number of updates must be a strictly positive int, "
-                              f"got {max_update!r}")
-        self.base_lr_orig = base_lr
-        self.max_update = max_update
-        self.final_lr = final_lr
-        self.max_steps = self.max_update - self.warmup_steps
+        super().__init__(max_update, base_lr, final_lr, warmup_steps, warmup_begin_lr,
+                         warmup_mode)
+        self.power = pwr
 
-    def __call__(self, num_update):
-        if num_update < self.warmup_steps:
-            return self.get_warmup_lr(num_update)
-        if num_update <= self.max_update:
-            frac = float(num_update - self.warmup_steps) / float(self.max_steps)
-            self.base_lr = (self.final_lr + (self.base_lr_orig - self.final_lr)
-                            * (1 + math.cos(math.pi * frac)) / 2)
-        return self.base_lr
+    def _decayed(self, frac, span):
+        return span * pow(1 - frac, self.power)
+
+
+class CosineScheduler(_DecayToFinal):
+    """Cosine decay from ``base_lr`` to ``final_lr`` over ``max_update`` updates.
+
+    ``CosineScheduler(max_update, base_lr=0.01, final_lr=0, warmup_steps=0,
+    warmup_begin_lr=0, warmup_mode='linear')``.
+    """
+
+    def _decayed(self, frac, span):
+        return span * (1 + math.cos(math.pi * frac)) / 2

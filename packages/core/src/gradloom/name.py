@@ -4,29 +4,20 @@ A node created without ``name=`` is called ``<hint><counter>`` (``fullyconnected
 counter is per hint and lives in the innermost active manager. ``BucketingModule`` enters a
 fresh manager for every ``sym_gen`` call so every bucket produces the same names.
 """
-import threading
+from ._scope import ThreadScope
 
 __all__ = ["NameManager", "Prefix", "current"]
 
 
-class _NameManagerMeta(type):
-    @property
-    def current(cls):
-        """The innermost active manager (a process-wide default one outside any ``with``)."""
-        value = getattr(NameManager._local, "value", None)
-        if value is None:
-            value = NameManager._local.value = NameManager()
-        return value
+class NameManager(ThreadScope):
+    """Gives unique names to unnamed symbols; use as ``with NameManager(): ...``.
 
-
-class NameManager(metaclass=_NameManagerMeta):
-    """Gives unique names to unnamed symbols; use as ``with NameManager(): ...``."""
-
-    _local = threading.local()
+    ``NameManager.current`` is the innermost active manager (a default one per thread
+    outside any ``with``).
+    """
 
     def __init__(self):
         self._counter = {}
-        self._old_manager = None
 
     def get(self, name, hint):
         """``name`` itself when given, else ``hint`` followed by this manager's counter."""
@@ -35,15 +26,6 @@ class NameManager(metaclass=_NameManagerMeta):
         count = self._counter.get(hint, 0)
         self._counter[hint] = count + 1
         return f"{hint}{count}"
-
-    def __enter__(self):
-        self._old_manager = NameManager.current
-        NameManager._local.value = self
-        return self
-
-    def __exit__(self, *exc):
-        NameManager._local.value = self._old_manager
-        self._old_manager = None
 
 
 class Prefix(NameManager):

@@ -123,7 +123,6 @@ class MPIKVStore(KVStore):
         self._store = {}       # key -> NDArray on the host: init value, or optimizer's weight
         self._latest = {}      # key -> host array holding the value a pull returns
         self._shapes = {}      # key -> (shape, dtype) fixed by init
-        self._key_type = None
         self._plans = {}       # signature -> _Plan
         self._flat_staging = {}  # (size, dtype) -> float32 host buffer for half precision
         self._closed = False
@@ -145,23 +144,6 @@ class MPIKVStore(KVStore):
     def __repr__(self):
         return (f"MPIKVStore(type={self.type!r}, rank={self._rank}, num_workers={self._size}, "
                 f"fusion_threshold_bytes={self.fusion_threshold_bytes})")
-
-    # -- keys --------------------------------------------------------------------------------
-    def _check_key(self, key):
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            kind, key = int, int(key)
-        elif isinstance(key, str):
-            kind = str
-        else:
-            raise ParameterError(f"kvstore keys must be int or str, not {type(key).__name__} "
-                                 f"({key!r})")
-        if self._key_type is None:
-            self._key_type = kind
-        elif kind is not self._key_type:
-            raise ParameterError(
-                f"key {key!r} is a {kind.__name__} but this store already uses "
-                f"{self._key_type.__name__} keys; use one kind of key per store")
-        return key
 
     def _entries(self, key, value, what):
         """Sorted ``[(key, [(raw, backend), ...]), ...]`` for one call."""
@@ -322,14 +304,6 @@ class MPIKVStore(KVStore):
                 else:
                     backend.copy_from_host(raw, src)
 
-    def pushpull(self, key, value, out=None, priority=0):
-        self.push(key, value, priority)
-        self.pull(key, out=value if out is None else out, priority=priority)
-
-    def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
-        raise ParameterError("row_sparse arrays are not supported; use kv.pull for dense "
-                             "arrays")
-
     # -- the Module's fast path ------------------------------------------------------------------
     def allreduce_flat(self, buffer):
         """Sum the contiguous raw array ``buffer`` over all ranks, in place (no copies on CPU)."""
@@ -407,13 +381,6 @@ class MPIKVStore(KVStore):
     def barrier(self):
         self._check_open()
         self.comm.barrier(self.barrier_timeout_s)
-
-    def _barrier(self):
-        self.barrier()
-
-    def _set_updater(self, updater):
-        """Install ``updater(key, summed_value, stored_value)`` (MXNet's private hook)."""
-        self._updater = updater
 
     def save_optimizer_states(self, fname, dump_optimizer=False):
         """Rank 0 writes the (identical on every rank) optimizer states; all ranks wait."""

@@ -1,25 +1,33 @@
 """GEMMs cut over the host's threads by gradloom, each piece on one BLAS thread.
 
-OpenBLAS splits every large GEMM statically over its threads and waits for the slowest. On
-a host shared with other work one of them is often descheduled, and a GEMM that takes 8 ms
-on one thread took 40-60 ms on two (measured on a 2-core machine at load 5). For the large
-products of the CPU kernels, numpy's OpenBLAS is told to use one thread for the duration of
-the call, and the product is cut into row or column blocks that the caller and the helper
-threads of ``_parallel`` take from a shared counter: on an idle host every core works, on
-a busy one the caller simply computes more blocks itself. (Another Python thread's BLAS
-call during those milliseconds also runs on one thread.)
+OpenBLAS splits every large GEMM statically over its threads and waits for the slowest,
+and after each call its threads keep spinning for a while. Both hurt a training step that
+alternates GEMMs with element-wise work: on a host shared with other work a GEMM that takes
+8 ms on one thread took 40-60 ms on two (2-core machine at load 5), and the spinning
+threads take the cores that ``_parallel`` would use for the element-wise loops.
+
+So while a CPU executor runs a step that holds large products (``blas_section``), numpy's
+OpenBLAS is set to one thread and the kernels' products are cut into row or column blocks
+that the caller and the helper threads of ``_parallel`` take from a shared counter: on an
+idle host every core works, on a busy one the caller computes more blocks itself. Measured
+on a 2-core host at load 1.5, LeNet's step went from 1.08x to 1.31x PyTorch's speed. (A
+BLAS call from another Python thread during the step also runs on one thread.)
 
 OpenBLAS is found among the loaded libraries (numpy's bundled copy names its functions
 with a ``scipy_`` prefix and ``64_`` suffix). Without it — another BLAS, or one thread —
 nothing changes: products run as one call with the BLAS's own threading.
 """
 import ctypes
+import threading
 
 import numpy as np
 
 from . import _parallel
 
 MIN_MACS = 1 << 21   # smaller products: one call (a hand-off costs tens of microseconds)
+# a small output over a long reduction (a convolution's weight gradient): every block would
+# read both whole operands again, so it stays one call
+MIN_OUTPUT = 1 << 14
 
 _NAMES = [("openblas_set_num_threads", "openblas_get_num_threads"),
           ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
@@ -66,34 +74,54 @@ class _Blas:
         return cls.functions
 
 
+class _Section:
+    """Process-wide single-threaded-BLAS state; nested and concurrent steps share it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.saved = 0          # BLAS threads before the outermost section (0: not set)
+
+    def __enter__(self):
+        with self.lock:
+            if self.depth == 0:
+                self.saved = 0
+                functions = _Blas.get() if _parallel.SPLITTER.threads > 1 else None
+                if functions is not None:
+                    threads = functions[1]()
+                    if threads > 1:
+                        functions[0](1)
+                        self.saved = threads
+            self.depth += 1
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0 and self.saved:
+                _Blas.functions[0](self.saved)
+                self.saved = 0
+
+
+blas_section = _Section()
+
+
 def matmul(a, b, out, split="rows"):
-    """``np.matmul(a, b, out=out)`` for 2-D operands, cut into row (of ``a``/``out``) or
-    column (of ``b``/``out``) blocks over threads inside a single-threaded BLAS section."""
+    """``np.matmul(a, b, out=out)`` for 2-D operands; inside ``blas_section``, large
+    products are cut into row (of ``a``/``out``) or column (of ``b``/``out``) blocks."""
     m, k = a.shape
     n = b.shape[1]
-    splitter = _parallel.SPLITTER
-    functions = _Blas.get() if m * k * n >= MIN_MACS and splitter.threads > 1 else None
-    if functions is None:
-        np.matmul(a, b, out=out)
-        return
-    setter, getter = functions
-    saved = getter()
-    if saved <= 1:        # BLAS deliberately on one thread: so are we
+    if not blas_section.saved or m * k * n < MIN_MACS or out.size < MIN_OUTPUT:
         np.matmul(a, b, out=out)
         return
     # one block per thread: smaller GEMMs lose efficiency (4 row blocks of a 256-row
     # product cost 13% more than one, 2 blocks 6%); an idle helper's block is still taken
     # over by the caller
-    chunks = splitter.threads
+    chunks = _parallel.SPLITTER.threads
     if split == "rows":
         parts = [(a[s:e], b, out[s:e]) for s, e in _parallel.bounds(m, chunks)]
     else:
         parts = [(a, b[:, s:e], out[:, s:e]) for s, e in _parallel.bounds(n, chunks)]
-    setter(1)
-    try:
-        splitter.run(_matmul_into, parts)
-    finally:
-        setter(saved)
+    _parallel.SPLITTER.run(_matmul_into, parts)
 
 
 def _matmul_into(a, b, out):

@@ -26,7 +26,7 @@ from gradloom.ops._common import prod
 from gradloom.ops._window import spatial_params
 from gradloom.ops.conv import ConvolutionKernel
 
-from ._blas import matmul
+from ._blas import MIN_MACS, matmul
 from ._parallel import run_sliced
 
 BATCH_MIDDLE, BATCH_LAST = "batch-middle", "batch-last"
@@ -104,6 +104,8 @@ class CpuConvolutionKernel(ConvolutionKernel):
         self.dcol3 = self.dcol.reshape(self.col3.shape)
         self.w3 = (g, f // g, (c // g) * kk)
         self.m = m
+        # the executor runs BLAS single-threaded around steps with products this large
+        self.large_products = g == 1 and f * (c // g) * kk * m >= MIN_MACS
         if not self.out_batch_last:   # else the output buffers themselves are internal
             self.yint = np.empty((f,) + cols, dtype=dtype)     # GEMM result, internal layout
             self.y3 = self.yint.reshape(g, f // g, m)

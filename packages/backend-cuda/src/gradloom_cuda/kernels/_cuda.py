@@ -85,6 +85,36 @@ def grid(n, threads=THREADS):
     return (max(1, -(-int(n) // threads)),)
 
 
+_MAX_BLOCKS = 65535 * 32   # grid-stride loops cover the rest
+
+
+def capped_grid(total):
+    """Blocks for a grid-stride kernel over ``total`` items, at most ``_MAX_BLOCKS``."""
+    return (min(grid(total)[0], _MAX_BLOCKS),)
+
+
+class GenericFallback:
+    """For a GPU kernel class that subclasses the operator's generic kernel
+    (``generic_kernel``) and sets ``fast`` in ``setup()``: ``_generic(method, *args)`` runs
+    the generic math for the cases the hand-written kernels do not cover."""
+
+    generic_kernel = None
+
+    def _generic(self, method, *args):
+        """Unsupported cases (other ranks or dtypes) and strided views: the generic math,
+        from a generic kernel bound to the same shapes (the fast buffers use another
+        layout)."""
+        if not self.fast:
+            # setup() was the generic one: this object holds the generic buffers
+            return getattr(self.generic_kernel, method)(self, *args)
+        fallback = self.__dict__.get("_fallback")
+        if fallback is None:
+            fallback = self._fallback = self.generic_kernel(
+                self.op, self.attrs, self.in_shapes, self.out_shapes, self.dtypes,
+                self.backend, self.device_id)
+        return getattr(fallback, method)(*args)
+
+
 def fast_dtype(dtypes):
     """True when every dtype is one the hand-written kernels handle."""
     return all(np.dtype(d).name in FLOATS for d in dtypes)

@@ -86,12 +86,7 @@ class BatchNormKernelGPU(BatchNormKernel):
         xp.copyto(self.scale, gamma)
         self._apply(x, self.mean.reshape(cv), self.invstd.reshape(cv), self.scale.reshape(cv),
                     beta.reshape(cv), self.xhat, outputs[0].reshape(self.view))
-        if len(outputs) > 1:
-            xp.copyto(outputs[1], self.mean)
-            if not a.output_mean_var:
-                xp.copyto(outputs[2], self.invstd)   # hidden: inverse std for backward
-            elif self.global_stats:
-                xp.copyto(outputs[2], moving_var)
+        self.write_stat_outputs(outputs, moving_var)
 
     def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
         ok = contiguous(out_grads[0]) and (in_grads[0] is None or contiguous(in_grads[0]))
@@ -103,7 +98,7 @@ class BatchNormKernelGPU(BatchNormKernel):
         g = out_grads[0].reshape(self.view)
         xp.sum(g, axis=(0, 2), out=self.dbeta)
         if self.wants(2, in_grads, req):
-            self._store(2, in_grads, req, self.dbeta)
+            self.store_grad(2, in_grads, req, self.dbeta)
         need_dgamma = self.wants(1, in_grads, req)
         if need_dgamma or (self.wants(0, in_grads, req) and not self.global_stats):
             self._dot(g, self.xhat, axis=(0, 2), out=self.dgamma)
@@ -111,7 +106,7 @@ class BatchNormKernelGPU(BatchNormKernel):
             if a.fix_gamma:
                 self.zero_grad(1, in_grads, req)
             else:
-                self._store(1, in_grads, req, self.dgamma)
+                self.store_grad(1, in_grads, req, self.dgamma)
         if self.wants(0, in_grads, req):
             dx = in_grads[0].reshape(self.view)
             if self.global_stats:

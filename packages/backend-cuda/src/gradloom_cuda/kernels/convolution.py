@@ -17,8 +17,8 @@ import numpy as np
 from gradloom.ops._window import spatial_params
 from gradloom.ops.conv import ConvolutionKernel
 
-from ._cuda import (THREADS, contiguous, declare_elementwise, declare_raw, elementwise,
-                    fast_dtype, grid, raw)
+from ._cuda import (THREADS, GenericFallback, capped_grid, contiguous, declare_elementwise,
+                    declare_raw, elementwise, fast_dtype, raw)
 
 declare_raw("im2col", r"""
 template <typename T>
@@ -79,14 +79,9 @@ __global__ void col2im(const T* __restrict__ dcol, T* __restrict__ dx, long long
 
 declare_elementwise("add_bias", "T t, T b", "T y", "y = t + b;")
 
-_MAX_BLOCKS = 65535 * 32   # grid-stride loops cover the rest
 
-
-def _blocks(total):
-    return (min(grid(total)[0], _MAX_BLOCKS),)
-
-
-class ConvolutionKernelGPU(ConvolutionKernel):
+class ConvolutionKernelGPU(GenericFallback, ConvolutionKernel):
+    generic_kernel = ConvolutionKernel
     defer_bias = False
 
     def setup(self):
@@ -130,7 +125,7 @@ class ConvolutionKernelGPU(ConvolutionKernel):
         if not self.fast or not contiguous(inputs[0], outputs[0]):
             return self._generic("forward", is_train, inputs, outputs, aux)
         xp = self.xp
-        self._im2col(_blocks(self.col_total), (THREADS,),
+        self._im2col(capped_grid(self.col_total), (THREADS,),
                      (inputs[0], self.col, self.col_total) + self.geometry)
         xp.matmul(inputs[1].reshape(self.w3), self.col, out=self.yt)
         y = outputs[0].reshape(self.y4)
@@ -162,25 +157,13 @@ class ConvolutionKernelGPU(ConvolutionKernel):
             self.grad_done(1, in_grads, req, dst)
         if want_x:
             xp.matmul(inputs[1].reshape(self.w3).transpose(0, 2, 1), self.yt, out=self.dcol)
-            self._col2im(_blocks(self.x_total), (THREADS,),
+            self._col2im(capped_grid(self.x_total), (THREADS,),
                          (self.dcol, in_grads[0], self.x_total) + self.geometry +
                          (np.int32(req[0] == "add"),))
 
     @property
     def can_defer_bias(self):
         return self.fast and self.has_bias
-
-    def _generic(self, method, *args):
-        """Unsupported cases (1-D/3-D, other dtypes) and strided views: the generic math,
-        from a generic kernel bound to the same shapes (its buffers use another layout)."""
-        if not self.fast:
-            return getattr(ConvolutionKernel, method)(self, *args)
-        fallback = self.__dict__.get("_fallback")
-        if fallback is None:
-            fallback = self._fallback = ConvolutionKernel(
-                self.op, self.attrs, self.in_shapes, self.out_shapes, self.dtypes,
-                self.backend, self.device_id)
-        return getattr(fallback, method)(*args)
 
 
 KERNELS = {"Convolution": ConvolutionKernelGPU}

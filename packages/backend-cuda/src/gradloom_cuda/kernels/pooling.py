@@ -15,7 +15,8 @@ import numpy as np
 
 from gradloom.ops.pooling import PoolingKernel, pool_geometry
 
-from ._cuda import THREADS, contiguous, declare_raw, fast_dtype, grid, raw
+from ._cuda import (THREADS, GenericFallback, capped_grid, contiguous, declare_raw,
+                    fast_dtype, raw)
 
 declare_raw("pool2d", r"""
 // mode: 0 max, 1 avg, 2 sum. x: (N*C, H, W), y / argmax / divisor: (N*C, OH, OW) / (OH, OW)
@@ -103,14 +104,11 @@ __global__ void pool2d_bwd(const T* __restrict__ g, const int* __restrict__ arg,
 """, ["pool2d_fwd<float>", "pool2d_fwd<double>", "pool2d_bwd<float>", "pool2d_bwd<double>"])
 
 _MODES = {"max": 0, "avg": 1, "sum": 2}
-_MAX_BLOCKS = 65535 * 32
 
 
-def _blocks(total):
-    return (min(grid(total)[0], _MAX_BLOCKS),)
+class PoolingKernelGPU(GenericFallback, PoolingKernel):
+    generic_kernel = PoolingKernel
 
-
-class PoolingKernelGPU(PoolingKernel):
     def setup(self):
         a = self.attrs
         data = self.in_shapes[0]
@@ -148,7 +146,7 @@ class PoolingKernelGPU(PoolingKernel):
             self._arg_valid = False
             return self._generic("forward", is_train, inputs, outputs, aux)
         self._arg_valid = True
-        self._fwd(_blocks(self.y_total), (THREADS,),
+        self._fwd(capped_grid(self.y_total), (THREADS,),
                   (inputs[0], outputs[0], self.arg, self.divisor, self.y_total) +
                   self.geometry + (self.mode,))
 
@@ -158,19 +156,9 @@ class PoolingKernelGPU(PoolingKernel):
         ok = contiguous(out_grads[0], in_grads[0]) and (self.kind != "max" or self._arg_valid)
         if not self.fast or not ok:
             return self._generic("backward", out_grads, inputs, outputs, aux, in_grads, req)
-        self._bwd(_blocks(self.x_total), (THREADS,),
+        self._bwd(capped_grid(self.x_total), (THREADS,),
                   (out_grads[0], self.arg, self.divisor, in_grads[0], self.x_total) +
                   self.geometry + (self.mode, np.int32(req[0] == "add")))
-
-    def _generic(self, method, *args):
-        if not self.fast:
-            return getattr(PoolingKernel, method)(self, *args)
-        fallback = self.__dict__.get("_fallback")
-        if fallback is None:
-            fallback = self._fallback = PoolingKernel(
-                self.op, self.attrs, self.in_shapes, self.out_shapes, self.dtypes,
-                self.backend, self.device_id)
-        return getattr(fallback, method)(*args)
 
 
 KERNELS = {"Pooling": PoolingKernelGPU}

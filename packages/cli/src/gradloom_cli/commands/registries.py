@@ -23,6 +23,16 @@ def backend_info(state, name):
     return info
 
 
+def _print_listing(infos, as_json, empty_message, headers, row):
+    """``infos`` as JSON, else as a table of ``row(info)`` lines (``empty_message`` if none)."""
+    if as_json:
+        echo_json(infos)
+    elif not infos:
+        click.echo(empty_message)
+    else:
+        echo_table(headers, [row(i) for i in infos])
+
+
 def kvstore_info(state, name):
     factory = state.kvstores.get(name)
     return {"name": name, "aliases": state.kvstores.aliases_of(name),
@@ -37,15 +47,11 @@ def backends_command(ctx, as_json):
     """List device backends, whether each can be used, and why not."""
     state = current_state(ctx)
     infos = [backend_info(state, name) for name in state.backends.names()]
-    if as_json:
-        echo_json(infos)
-        return
-    if not infos:
-        click.echo("No backend is registered; install one, e.g. pip install gradloom-backend-cpu")
-        return
-    echo_table(["backend", "available", "devices", "package", "plugin", "reason"],
-               [[i["name"], "yes" if i["available"] else "no", i["devices"], i["package"],
-                 i["plugin"], i["reason"] or ""] for i in infos])
+    _print_listing(infos, as_json,
+                   "No backend is registered; install one, e.g. pip install gradloom-backend-cpu",
+                   ["backend", "available", "devices", "package", "plugin", "reason"],
+                   lambda i: [i["name"], "yes" if i["available"] else "no", i["devices"],
+                              i["package"], i["plugin"], i["reason"] or ""])
 
 
 @click.command("kvstores")
@@ -55,12 +61,7 @@ def kvstores_command(ctx, as_json):
     """List key-value stores (gradient aggregation) usable as --kvstore."""
     state = current_state(ctx)
     infos = [kvstore_info(state, name) for name in state.kvstores.names()]
-    if as_json:
-        echo_json(infos)
-        return
-    if not infos:
-        click.echo("No kvstore is registered.")
-        return
-    echo_table(["kvstore", "aliases", "plugin", "description"],
-               [[i["name"], ",".join(i["aliases"]), i["plugin"], i["description"]]
-                for i in infos])
+    _print_listing(infos, as_json, "No kvstore is registered.",
+                   ["kvstore", "aliases", "plugin", "description"],
+                   lambda i: [i["name"], ",".join(i["aliases"]), i["plugin"],
+                              i["description"]])

@@ -8,6 +8,7 @@ the iterator's invalid label and the metric's ignored label), real tokens start 
 import os
 
 from gradloom.base import ConfigError
+from gradloom.rnn.language_model import lstm_lm_sym_gen
 
 DESCRIPTION = "2-layer LSTM language model over a .txt file (one sentence per line)"
 PARAMS = {"num_hidden": 200, "num_embed": 200, "num_layers": 2,
@@ -32,29 +33,6 @@ def read_sentences(path, tokens, option="--data"):
     if tokens == "words":
         return [line.split() for line in lines if line.split()]
     return [list(line) for line in lines if line.strip()]
-
-
-def sym_gen_for(vocab_size, num_hidden, num_embed, num_layers):
-    """``sym_gen(seq_len) -> (symbol, data_names, label_names)`` for a BucketingModule."""
-    import gradloom as mx
-    stack = mx.rnn.SequentialRNNCell()
-    for layer in range(num_layers):
-        stack.add(mx.rnn.LSTMCell(num_hidden=num_hidden, prefix=f"lstm_l{layer}_"))
-
-    def sym_gen(seq_len):
-        data = mx.sym.Variable("data")
-        label = mx.sym.Variable("softmax_label")
-        embed = mx.sym.Embedding(data=data, input_dim=vocab_size, output_dim=num_embed,
-                                 name="embed")
-        stack.reset()
-        outputs, _ = stack.unroll(seq_len, inputs=embed, merge_outputs=True)
-        pred = mx.sym.Reshape(outputs, shape=(-1, num_hidden))
-        pred = mx.sym.FullyConnected(data=pred, num_hidden=vocab_size, name="pred")
-        label = mx.sym.Reshape(label, shape=(-1,))
-        pred = mx.sym.SoftmaxOutput(data=pred, label=label, name="softmax")
-        return pred, ("data",), ("softmax_label",)
-
-    return sym_gen
 
 
 def _write_vocab(prefix, vocab):
@@ -98,7 +76,7 @@ def make_job(settings, contexts):
         val_count = len(val_sentences)
     if settings.checkpoint:
         _write_vocab(settings.checkpoint, vocab)
-    sym_gen = sym_gen_for(vocab_size, **sizes)
+    sym_gen = lstm_lm_sym_gen(vocab_size, **sizes)
     default_key = train_iter.default_bucket_key
 
     def make_module(contexts):

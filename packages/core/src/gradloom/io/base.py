@@ -65,3 +65,31 @@ class DataIter:
     @provide_label.setter
     def provide_label(self, value):
         self.__dict__["_provide_label"] = value
+
+
+class BatchHoldingIter(DataIter):
+    """A ``DataIter`` whose ``iter_next`` builds the whole current ``DataBatch``.
+
+    ``iter_next`` stores it in ``current_batch`` (as MXNet's ResizeIter and PrefetchingIter
+    expose it); ``next`` returns that same object and the ``get*`` accessors read its fields,
+    so no second batch is assembled from the parts.
+    """
+
+    current_batch = None
+
+    def next(self):
+        if self.iter_next():
+            return self.current_batch
+        raise StopIteration
+
+    def getdata(self):
+        return self.current_batch.data
+
+    def getlabel(self):
+        return self.current_batch.label
+
+    def getindex(self):
+        return self.current_batch.index
+
+    def getpad(self):
+        return self.current_batch.pad

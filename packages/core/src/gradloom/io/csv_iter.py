@@ -5,7 +5,7 @@ import numpy as np
 
 from ..base import ConfigError, FormatError
 from ._host import wrap
-from .base import DataIter
+from .base import BatchHoldingIter
 from .desc import DataBatch, DataDesc
 
 _IGNORED = {"prefetch_buffer", "ctx", "device_id"}
@@ -25,7 +25,7 @@ def _load_rows(path, shape, dtype, what):
     return rows.astype(dtype).reshape((rows.shape[0],) + tuple(shape))
 
 
-class CSVIter(DataIter):
+class CSVIter(BatchHoldingIter):
     """Iterate over ``data_csv`` (and ``label_csv``) in batches of ``batch_size`` rows.
 
     Without ``label_csv`` labels are zeros. With ``round_batch`` (default) the last
@@ -66,7 +66,7 @@ class CSVIter(DataIter):
         self.round_batch = bool(round_batch)
         self._pos = 0
         self._overflow = 0
-        self._current = None
+        self.current_batch = None
         self.provide_data = [DataDesc(data_name, (self.batch_size,) + data_shape, dtype)]
         self.provide_label = [DataDesc(label_name, (self.batch_size,) + self._label.shape[1:],
                                        dtype)]
@@ -98,23 +98,6 @@ class CSVIter(DataIter):
                 self._pos = pad
             else:
                 self._pos = n
-        self._current = self._take(rows)
-        self._current.pad = pad
+        self.current_batch = self._take(rows)
+        self.current_batch.pad = pad
         return True
-
-    def next(self):
-        if self.iter_next():
-            return self._current
-        raise StopIteration
-
-    def getdata(self):
-        return self._current.data
-
-    def getlabel(self):
-        return self._current.label
-
-    def getpad(self):
-        return self._current.pad
-
-    def getindex(self):
-        return self._current.index

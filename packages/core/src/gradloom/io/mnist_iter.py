@@ -8,7 +8,7 @@ from ..base import ConfigError, ShapeError
 from ..datasets.idx import read_idx
 from ..datasets.mnist import DatasetNotFoundError
 from ._host import wrap
-from .base import DataIter
+from .base import BatchHoldingIter
 from .desc import DataBatch, DataDesc
 
 _log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def part_range(count, num_parts, part_index):
     return start, end
 
 
-class MNISTIter(DataIter):
+class MNISTIter(BatchHoldingIter):
     """Batches of MNIST images scaled to [0, 1) (pixel / 256) and float32 labels.
 
     Data is ``(batch, 1, 28, 28)``, or ``(batch, 784)`` with ``flat=True``, or
@@ -85,7 +85,7 @@ class MNISTIter(DataIter):
         self._sample_shape = sample_shape
         self.num_data = self._images.shape[0]
         self.cursor = 0
-        self._current = None
+        self.current_batch = None
         self.provide_data = [DataDesc(data_name, (batch_size,) + sample_shape, np.float32)]
         self.provide_label = [DataDesc(label_name, (batch_size,), np.float32)]
         if not silent:
@@ -101,24 +101,7 @@ class MNISTIter(DataIter):
         s = slice(self.cursor, self.cursor + self.batch_size)
         data = self._images[s].reshape((self.batch_size,) + self._sample_shape)
         data = data.astype(np.float32) * np.float32(1.0 / 256.0)
-        self._current = DataBatch([wrap(data)], [wrap(self._labels[s])], pad=0,
+        self.current_batch = DataBatch([wrap(data)], [wrap(self._labels[s])], pad=0,
                                   index=self._index[s])
         self.cursor += self.batch_size
         return True
-
-    def next(self):
-        if self.iter_next():
-            return self._current
-        raise StopIteration
-
-    def getdata(self):
-        return self._current.data
-
-    def getlabel(self):
-        return self._current.label
-
-    def getpad(self):
-        return 0
-
-    def getindex(self):
-        return self._current.index

@@ -10,7 +10,7 @@ import threading
 import weakref
 
 from ..base import StateError
-from .base import DataIter
+from .base import BatchHoldingIter
 from .desc import DataBatch, DataDesc
 from .errors import DataIterError
 
@@ -54,7 +54,7 @@ def _shutdown(slots, threads):
             thread.join(timeout=5)
 
 
-class PrefetchingIter(DataIter):
+class PrefetchingIter(BatchHoldingIter):
     """Prefetch from one or several iterators; their data/label lists are concatenated.
 
     ``rename_data``/``rename_label``: one ``{old: new}`` dict per inner iterator applied to
@@ -160,20 +160,3 @@ class PrefetchingIter(DataIter):
         if all(getattr(b, attr, None) is not None for b in batches):
             return self._renamed(attr, renames, batches)
         return getattr(self, attr)
-
-    def next(self):
-        if self.iter_next():
-            return self.current_batch
-        raise StopIteration
-
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad

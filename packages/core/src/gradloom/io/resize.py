@@ -1,8 +1,8 @@
 """``ResizeIter``: a fixed number of batches per epoch from any iterator."""
-from .base import DataIter
+from .base import BatchHoldingIter
 
 
-class ResizeIter(DataIter):
+class ResizeIter(BatchHoldingIter):
     """Yield exactly ``size`` batches per epoch, restarting ``data_iter`` when it runs out.
 
     ``reset()`` restarts the count and, with ``reset_internal`` (default), the inner
@@ -37,20 +37,3 @@ class ResizeIter(DataIter):
             self.current_batch = self.data_iter.next()
         self.cur += 1
         return True
-
-    def next(self):
-        if not self.iter_next():
-            raise StopIteration
-        return self.current_batch
-
-    def getdata(self):
-        return self.current_batch.data
-
-    def getlabel(self):
-        return self.current_batch.label
-
-    def getindex(self):
-        return self.current_batch.index
-
-    def getpad(self):
-        return self.current_batch.pad

@@ -6,6 +6,10 @@ names exist is decided by plugins (``gradloom_register_kvstores``), never by sni
 import abc
 import enum
 
+import numpy as np
+
+from ..base import ParameterError
+
 
 class Capability(enum.Enum):
     #: the store can run the optimizer itself (``set_optimizer`` then ``push``/``pull``)
@@ -29,6 +33,25 @@ class KVStore(abc.ABC):
         self.type = name
         self._updater = None
         self._optimizer = None
+        self._key_type = None     # int or str, fixed by the first key used
+
+    def _check_key(self, key):
+        """``key`` as a plain ``int`` or ``str``; one store never mixes the two (as MXNet)."""
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            kind, key = int, int(key)
+        elif isinstance(key, str):
+            kind = str
+        else:
+            raise ParameterError(f"kvstore keys must be int or str, not {type(key).__name__} "
+                                 f"({key!r})")
+        if self._key_type is None:
+            self._key_type = kind
+        elif kind is not self._key_type:
+            raise ParameterError(
+                f"key {key!r} is a {kind.__name__} but this store already uses "
+                f"{self._key_type.__name__} keys; a store uses either int or str keys, create "
+                f"another store for the other kind")
+        return key
 
     @property
     def rank(self):
@@ -59,6 +82,10 @@ class KVStore(abc.ABC):
         """``push`` then ``pull``; ``out=None`` writes the result back into ``value``."""
         self.push(key, value, priority)
         self.pull(key, out=value if out is None else out, priority=priority)
+
+    def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
+        raise ParameterError("row_sparse arrays are not supported; use kv.pull for dense "
+                             "arrays")
 
     def broadcast(self, key, value, out, priority=0):
         """``init`` then ``pull``: every worker and device ends with rank 0's value."""
@@ -91,6 +118,13 @@ class KVStore(abc.ABC):
         from ..optimizer import get_updater
         self._optimizer = optimizer
         self._updater = get_updater(optimizer)
+
+    def _set_updater(self, updater):
+        """Install ``updater(key, summed_value, stored_value)`` (MXNet's private hook)."""
+        self._updater = updater
+
+    def _barrier(self):
+        self.barrier()
 
     def set_gradient_compression(self, compression_params):
         """Accepted for compatibility; gradients are always sent uncompressed."""

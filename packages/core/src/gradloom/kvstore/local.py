@@ -57,25 +57,6 @@ class LocalKVStore(KVStore):
             raise ParameterError(f"reduce_on must be 'host' or 'device', not {reduce_on!r}")
         self._reduce_on = reduce_on
         self._store = {}          # key -> NDArray holding the stored value
-        self._key_type = None     # int or str, fixed by the first key used
-
-    # -- keys ---------------------------------------------------------------------------
-    def _check_key(self, key):
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            kind, key = int, int(key)
-        elif isinstance(key, str):
-            kind = str
-        else:
-            raise ParameterError(f"kvstore keys must be int or str, not {type(key).__name__} "
-                                 f"({key!r})")
-        if self._key_type is None:
-            self._key_type = kind
-        elif kind is not self._key_type:
-            raise ParameterError(
-                f"key {key!r} is a {kind.__name__} but this store already uses "
-                f"{self._key_type.__name__} keys; a store uses either int or str keys, create "
-                f"another store for the other kind")
-        return key
 
     def _stored(self, key):
         try:
@@ -150,17 +131,6 @@ class LocalKVStore(KVStore):
             stored = self._stored(k)
             for target in _as_list(o):
                 _copy_into(target, stored)
-
-    def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
-        raise ParameterError("row_sparse arrays are not supported; use kv.pull for dense "
-                             "arrays")
-
-    def _set_updater(self, updater):
-        """Install ``updater(key, merged_value, stored_value)`` (MXNet's private hook)."""
-        self._updater = updater
-
-    def _barrier(self):
-        self.barrier()
 
 
 def _copy_into(target, source):

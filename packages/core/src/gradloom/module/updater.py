@@ -62,7 +62,9 @@ class _FlatGroup:
         return self.xp.multiply(self.lr_scale, base, out=self.lr_buf)
 
     def wd(self, base):
-        if self.wd_scale is None:
+        # no decay at all (SGD's default wd=0): a scalar zero lets the optimizer skip two
+        # passes over every weight, instead of adding a buffer of zeros each step
+        if self.wd_scale is None or base == 0:
             return base * self.wd_mult
         if self._wd_for != base:   # recomputed only when the optimizer's wd changes
             self._wd_value = self.wd_scale * base

@@ -89,6 +89,13 @@ class OpKernel(Kernel):
         if req[i] == "add":
             in_grads[i] += buf
 
+    def store_grad(self, i, in_grads, req, value):
+        """Write (``req[i] == 'write'``) or add (``'add'``) ``value`` into ``in_grads[i]``."""
+        if req[i] == "write":
+            self.xp.copyto(in_grads[i], value)
+        else:
+            in_grads[i] += value
+
     def zero_grad(self, i, in_grads, req):
         """An input without a gradient (labels, indices): 'write' stores zeros."""
         if self.wants(i, in_grads, req) and req[i] == "write":

@@ -7,6 +7,8 @@ whole-array operations is fast in numpy and cupy alike and needs no strided view
 """
 import itertools
 
+from ._common import OpKernel
+
 
 def window_slices(kernel, stride, dilate, out_spatial):
     """One index tuple per kernel offset, for arrays laid out ``(N, C, *spatial)``."""
@@ -38,3 +40,38 @@ def spatial_params(op, attrs, ndim, names=("stride", "dilate", "pad"), defaults=
                                       f"kernel has {ndim} spatial axes; give {ndim} values")
         out.append(value)
     return out
+
+
+class WindowKernel(OpKernel):
+    """Padding buffers shared by the Convolution and Pooling kernels.
+
+    A padded operator copies its input into the interior of a bind-time buffer whose
+    border holds the padding value, and scatters input gradients into a second buffer of
+    the same shape, whose interior is the gradient. ``setup()`` sets ``padded`` and, when it
+    is true, ``xpad``, ``dxpad`` and ``inner`` (backend kernels read these names).
+    """
+
+    def alloc_padding(self, lead, padded_spatial, pad_before, spatial, dtype, fill=0):
+        """Allocate ``xpad`` (border ``fill``, kept by every forward) and ``dxpad``."""
+        shape = tuple(lead) + tuple(padded_spatial)
+        self.xpad = self.xp.full(shape, fill, dtype=dtype)
+        self.dxpad = self.xp.empty(shape, dtype=dtype)
+        self.inner = interior(pad_before, spatial)
+
+    def padded_input(self, x):
+        """``x``, or the padded buffer holding ``x`` in its interior."""
+        if not self.padded:
+            return x
+        self.xp.copyto(self.xpad[self.inner], x)
+        return self.xpad
+
+    def input_grad_target(self, in_grads, req):
+        """Where to accumulate the data gradient (to be given to ``finish_input_grad``)."""
+        return self.dxpad if self.padded else self.grad_dst(0, in_grads, req)
+
+    def finish_input_grad(self, target, in_grads, req):
+        """Write (or add, per ``req``) the accumulated data gradient into ``in_grads[0]``."""
+        if self.padded:
+            self.store_grad(0, in_grads, req, target[self.inner])
+        else:
+            self.grad_done(0, in_grads, req, target)

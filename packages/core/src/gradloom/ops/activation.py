@@ -103,10 +103,7 @@ class LeakyReLUKernel(OpKernel):
             contrib = g * xp.where(pos, 0, x)
             dgamma = xp.sum(contrib, axis=self.gamma_axes).reshape(in_grads[1].shape) \
                 if self.gamma_axes else contrib.reshape(in_grads[1].shape)
-            if req[1] == "write":
-                xp.copyto(in_grads[1], dgamma)
-            else:
-                in_grads[1] += dgamma
+            self.store_grad(1, in_grads, req, dgamma)
 
     def _gelu_grad(self, x, g, dst):
         xp = self.xp
@@ -159,23 +156,25 @@ class LeakyReLU(OpDef):
 
 
 # -- softmax family ---------------------------------------------------------------------
-def softmax_into(xp, x, out, axis, temperature=None):
-    """Numerically stable softmax of ``x`` along ``axis`` written into ``out``."""
+def _shifted_into(xp, x, out, axis, temperature):
+    """``out = x / temperature - max``: the exponent of both softmaxes, never above 0 so
+    ``exp`` cannot overflow."""
     if temperature is not None and temperature != 1.0:
         xp.divide(x, temperature, out=out)
         xp.subtract(out, out.max(axis=axis, keepdims=True), out=out)
     else:
         xp.subtract(x, x.max(axis=axis, keepdims=True), out=out)
+
+
+def softmax_into(xp, x, out, axis, temperature=None):
+    """Numerically stable softmax of ``x`` along ``axis`` written into ``out``."""
+    _shifted_into(xp, x, out, axis, temperature)
     xp.exp(out, out=out)
     out /= out.sum(axis=axis, keepdims=True)
 
 
 def log_softmax_into(xp, x, out, axis, temperature=None):
-    if temperature is not None and temperature != 1.0:
-        xp.divide(x, temperature, out=out)
-        xp.subtract(out, out.max(axis=axis, keepdims=True), out=out)
-    else:
-        xp.subtract(x, x.max(axis=axis, keepdims=True), out=out)
+    _shifted_into(xp, x, out, axis, temperature)
     out -= xp.log(xp.exp(out).sum(axis=axis, keepdims=True))
 
 

@@ -6,8 +6,8 @@ columns onto a padded gradient buffer (col2im, one strided add per kernel offset
 buffers are allocated at bind time.
 """
 from ..base import AttributeValueError, ShapeError
-from ._common import OpKernel, as_shapes, is_unknown, merge, prod
-from ._window import interior, spatial_params, window_slices
+from ._common import as_shapes, is_unknown, merge, prod
+from ._window import WindowKernel, spatial_params, window_slices
 from .opdef import (OpDef, Param, choice, optional, parse_bool, parse_int, parse_str,
                     parse_tuple)
 
@@ -18,7 +18,7 @@ def conv_out_size(size, k, s, d, p):
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-class ConvolutionKernel(OpKernel):
+class ConvolutionKernel(WindowKernel):
     def setup(self):
         xp, a = self.xp, self.attrs
         data, weight = self.in_shapes[:2]
@@ -37,9 +37,7 @@ class ConvolutionKernel(OpKernel):
         self.padded = any(self.pad)
         if self.padded:
             padded = tuple(s + 2 * q for s, q in zip(data[2:], self.pad))
-            self.xpad = xp.zeros((n, c) + padded, dtype=dtype)   # border stays zero
-            self.dxpad = xp.empty((n, c) + padded, dtype=dtype)
-            self.inner = interior(self.pad, data[2:])
+            self.alloc_padding((n, c), padded, self.pad, data[2:], dtype)
         self.col = xp.empty((n, c, kp) + self.out_spatial, dtype=dtype)
         self.col4 = self.col.reshape(n, g, self.cg * kp, p)
         self.w3 = (g, f // g, self.cg * kp)
@@ -52,10 +50,7 @@ class ConvolutionKernel(OpKernel):
 
     def forward(self, is_train, inputs, outputs, aux):
         xp = self.xp
-        x = inputs[0]
-        if self.padded:
-            xp.copyto(self.xpad[self.inner], x)
-            x = self.xpad
+        x = self.padded_input(inputs[0])
         for k, index in enumerate(self.slices):
             xp.copyto(self.col[:, :, k], x[index])
         w = inputs[1].reshape(self.w3)
@@ -69,10 +64,7 @@ class ConvolutionKernel(OpKernel):
         g4 = out_grads[0].reshape(self.y4)
         if self.has_bias and self.wants(2, in_grads, req):
             db = out_grads[0].sum(axis=self.sum_axes)
-            if req[2] == "write":
-                xp.copyto(in_grads[2], db)
-            else:
-                in_grads[2] += db
+            self.store_grad(2, in_grads, req, db)
         if self.wants(1, in_grads, req):
             xp.matmul(g4, self.col4.swapaxes(-1, -2), out=self.dw_batch)
             dst = self.grad_dst(1, in_grads, req)
@@ -82,20 +74,11 @@ class ConvolutionKernel(OpKernel):
             w = inputs[1].reshape(self.w3)
             dcol4 = self.dcol.reshape(self.col4.shape)
             xp.matmul(w.swapaxes(-1, -2), g4, out=dcol4)
-            if self.padded:
-                target = self.dxpad
-            else:
-                target = self.grad_dst(0, in_grads, req)
+            target = self.input_grad_target(in_grads, req)
             target[...] = 0
             for k, index in enumerate(self.slices):
                 target[index] += self.dcol[:, :, k]
-            if self.padded:
-                if req[0] == "write":
-                    xp.copyto(in_grads[0], target[self.inner])
-                else:
-                    in_grads[0] += target[self.inner]
-            else:
-                self.grad_done(0, in_grads, req, target)
+            self.finish_input_grad(target, in_grads, req)
 
 
 class Convolution(OpDef):

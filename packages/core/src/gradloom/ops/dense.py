@@ -174,10 +174,7 @@ class DotKernel(OpKernel):
                     value = value.reshape(self.in_shapes[i][::-1]).T
                 else:
                     value = value.reshape(self.in_shapes[i])
-                if req[i] == "write":
-                    self.xp.copyto(in_grads[i], value)
-                else:
-                    in_grads[i] += value
+                self.store_grad(i, in_grads, req, value)
 
 
 class Dot(OpDef):
@@ -228,10 +225,7 @@ class BatchDotKernel(OpKernel):
             value = xp.matmul(g, b.swapaxes(1, 2)) if i == 0 else xp.matmul(a.swapaxes(1, 2), g)
             if transposed:
                 value = value.swapaxes(1, 2)
-            if req[i] == "write":
-                xp.copyto(in_grads[i], value)
-            else:
-                in_grads[i] += value
+            self.store_grad(i, in_grads, req, value)
 
 
 class BatchDot(Dot):

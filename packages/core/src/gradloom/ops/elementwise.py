@@ -156,10 +156,7 @@ class BroadcastKernel(OpKernel):
                 summed = xp.sum(self.full, axis=axes, keepdims=True).reshape(shape)
             else:
                 summed = self.full
-            if req[i] == "write":
-                xp.copyto(in_grads[i], summed)
-            else:
-                in_grads[i] += summed
+            self.store_grad(i, in_grads, req, summed)
 
 
 class BroadcastOp(OpDef):
@@ -213,10 +210,7 @@ class AddNKernel(OpKernel):
     def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
         for i in range(len(inputs)):
             if self.wants(i, in_grads, req):
-                if req[i] == "write":
-                    self.xp.copyto(in_grads[i], out_grads[0])
-                else:
-                    in_grads[i] += out_grads[0]
+                self.store_grad(i, in_grads, req, out_grads[0])
 
 
 class AddN(SameShapeMixin, OpDef):

@@ -18,6 +18,35 @@ def _force_data_dtype(in_types, out_types):
     return [dtype] * len(in_types), [dtype] * len(out_types)
 
 
+class _DataLabelHead(OpDef):
+    """A head with inputs ``(data, label)`` and one output shaped and typed like ``data``.
+
+    Subclasses define ``label_shapes(attrs, data)`` (label shapes that fit, the first being
+    the one inferred for an unknown label) and ``check_label(attrs, data, label, default)``
+    (raises ShapeError for a label that does not fit).
+    """
+
+    def arguments(self, attrs):
+        return ["data", "label"]
+
+    def infer_shape(self, attrs, in_shapes, out_shapes):
+        in_shapes, out_shapes = as_shapes(in_shapes), as_shapes(out_shapes)
+        data = merge(in_shapes[0], out_shapes[0], self.name, "input 'data'")
+        label = in_shapes[1]
+        if is_known(data):
+            default = self.label_shapes(attrs, data)[0]
+            if is_unknown(label):
+                label = default
+            elif is_known(label):
+                self.check_label(attrs, data, label, default)
+            else:
+                label = merge(label, default, self.name, "input 'label'")
+        return [data, label], [data]
+
+    def infer_type(self, attrs, in_types, out_types):
+        return _force_data_dtype(in_types, out_types)
+
+
 # -- SoftmaxOutput ----------------------------------------------------------------------
 class SoftmaxOutputKernel(OpKernel):
     def setup(self):
@@ -105,7 +134,7 @@ class SoftmaxOutputKernel(OpKernel):
         g *= a.grad_scale / count
 
 
-class SoftmaxOutput(OpDef):
+class SoftmaxOutput(_DataLabelHead):
     name = "SoftmaxOutput"
     aliases = ("Softmax",)
     kernel = SoftmaxOutputKernel
@@ -120,36 +149,21 @@ class SoftmaxOutput(OpDef):
         "smooth_alpha": Param(parse_float, 0.0),
     }
 
-    def arguments(self, attrs):
-        return ["data", "label"]
+    def label_shapes(self, attrs, data):
+        # class indices (one per row or per position), or probabilities shaped like data
+        if attrs.multi_output:
+            return [(data[0], prod(data[2:])), (data[0],) + tuple(data[2:]),
+                    (data[0], 1) + tuple(data[2:]), tuple(data)]
+        accepted = [tuple(data[:-1]), tuple(data)]
+        if not attrs.preserve_shape:
+            accepted.append((data[0],))
+        return accepted
 
-    def infer_shape(self, attrs, in_shapes, out_shapes):
-        in_shapes, out_shapes = as_shapes(in_shapes), as_shapes(out_shapes)
-        data = merge(in_shapes[0], out_shapes[0], self.name, "input 'data'")
-        label = in_shapes[1]
-        if is_known(data):
-            if attrs.multi_output:
-                accepted = [(data[0], prod(data[2:])), (data[0],) + tuple(data[2:]),
-                            (data[0], 1) + tuple(data[2:]), tuple(data)]
-                default = accepted[0]
-            else:
-                default = tuple(data[:-1])
-                accepted = [default, tuple(data)]
-                if not attrs.preserve_shape:
-                    accepted.append((data[0],))
-            if is_unknown(label):
-                label = default
-            elif is_known(label):
-                if tuple(label) not in accepted:
-                    raise ShapeError(f"SoftmaxOutput: input 'label' has shape {tuple(label)} "
-                                     f"but data {tuple(data)} needs {default} (or the data "
-                                     f"shape for probability labels); fix the label shape")
-            else:
-                label = merge(label, default, self.name, "input 'label'")
-        return [data, label], [data]
-
-    def infer_type(self, attrs, in_types, out_types):
-        return _force_data_dtype(in_types, out_types)
+    def check_label(self, attrs, data, label, default):
+        if tuple(label) not in self.label_shapes(attrs, data):
+            raise ShapeError(f"SoftmaxOutput: input 'label' has shape {tuple(label)} "
+                             f"but data {tuple(data)} needs {default} (or the data "
+                             f"shape for probability labels); fix the label shape")
 
 
 SIGMOID = UNARY["sigmoid"][0]
@@ -182,35 +196,21 @@ class RegressionKernel(OpKernel):
         self.grad_done(0, in_grads, req, dst)
 
 
-class RegressionOutput(OpDef):
+class RegressionOutput(_DataLabelHead):
     kernel = RegressionKernel
     params = {"grad_scale": Param(parse_float, 1.0)}
 
     def __init__(self, name, kind):
         self.name, self.kind = name, kind
 
-    def arguments(self, attrs):
-        return ["data", "label"]
+    def label_shapes(self, attrs, data):
+        return [(data[0],) if tuple(data[1:]) == (1,) else tuple(data)]
 
-    def infer_shape(self, attrs, in_shapes, out_shapes):
-        in_shapes, out_shapes = as_shapes(in_shapes), as_shapes(out_shapes)
-        data = merge(in_shapes[0], out_shapes[0], self.name, "input 'data'")
-        label = in_shapes[1]
-        if is_known(data):
-            default = (data[0],) if tuple(data[1:]) == (1,) else tuple(data)
-            if is_unknown(label):
-                label = default
-            elif is_known(label):
-                if label[0] != data[0] or prod(label) != prod(data):
-                    raise ShapeError(f"{self.name}: input 'label' has shape {tuple(label)} but "
-                                     f"data is {tuple(data)}; the label needs the same batch "
-                                     f"size and number of elements, e.g. {default}")
-            else:
-                label = merge(label, default, self.name, "input 'label'")
-        return [data, label], [data]
-
-    def infer_type(self, attrs, in_types, out_types):
-        return _force_data_dtype(in_types, out_types)
+    def check_label(self, attrs, data, label, default):
+        if label[0] != data[0] or prod(label) != prod(data):
+            raise ShapeError(f"{self.name}: input 'label' has shape {tuple(label)} but "
+                             f"data is {tuple(data)}; the label needs the same batch "
+                             f"size and number of elements, e.g. {default}")
 
 
 # -- make_loss / MakeLoss ---------------------------------------------------------------

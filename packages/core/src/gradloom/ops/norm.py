@@ -59,19 +59,28 @@ class BatchNormKernel(OpKernel):
         y = outputs[0].reshape(self.view)
         xp.multiply(self.xhat, self.scale.reshape(self.cview), out=y)
         y += beta.reshape(self.cview)
+        self.write_stat_outputs(outputs, moving_var)
+
+    def write_stat_outputs(self, outputs, moving_var):
+        """The mean and variance outputs, after a forward filled ``mean`` and ``invstd``.
+
+        A training forward with ``output_mean_var`` wrote the batch variance already.
+        Without ``output_mean_var`` the third output is hidden and carries the inverse std
+        to backward.
+        """
         if len(outputs) > 1:
-            xp.copyto(outputs[1], self.mean)
-            if not a.output_mean_var:
-                xp.copyto(outputs[2], self.invstd)   # hidden: inverse std for backward
+            self.xp.copyto(outputs[1], self.mean)
+            if not self.attrs.output_mean_var:
+                self.xp.copyto(outputs[2], self.invstd)
             elif self.global_stats:
-                xp.copyto(outputs[2], moving_var)
+                self.xp.copyto(outputs[2], moving_var)
 
     def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
         xp, a = self.xp, self.attrs
         g = out_grads[0].reshape(self.view)
         dbeta = g.sum(axis=(0, 2))
         if self.wants(2, in_grads, req):
-            self._store(2, in_grads, req, dbeta)
+            self.store_grad(2, in_grads, req, dbeta)
         need_dgamma = self.wants(1, in_grads, req)
         if need_dgamma or (self.wants(0, in_grads, req) and not self.global_stats):
             xp.multiply(g, self.xhat, out=self.tmp)
@@ -80,7 +89,7 @@ class BatchNormKernel(OpKernel):
             if a.fix_gamma:
                 self.zero_grad(1, in_grads, req)
             else:
-                self._store(1, in_grads, req, dgamma)
+                self.store_grad(1, in_grads, req, dgamma)
         if self.wants(0, in_grads, req):
             dst = self.grad_dst(0, in_grads, req)
             d = dst.reshape(self.view)
@@ -95,11 +104,6 @@ class BatchNormKernel(OpKernel):
                 d *= k
             self.grad_done(0, in_grads, req, dst)
 
-    def _store(self, i, in_grads, req, value):
-        if req[i] == "write":
-            self.xp.copyto(in_grads[i], value)
-        else:
-            in_grads[i] += value
 
 
 class BatchNorm(OpDef):

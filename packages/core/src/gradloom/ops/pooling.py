@@ -7,8 +7,8 @@ the window's maximum, avg spreads it with the forward's divisor.
 import math
 
 from ..base import AttributeValueError, ShapeError
-from ._common import OpKernel, as_shapes, is_unknown, merge
-from ._window import interior, spatial_params, window_slices
+from ._common import as_shapes, is_unknown, merge
+from ._window import WindowKernel, spatial_params, window_slices
 from .opdef import (OpDef, Param, choice, optional, parse_bool, parse_int, parse_str,
                     parse_tuple)
 
@@ -36,7 +36,7 @@ def pool_geometry(attrs, spatial):
     return kernel, stride, pad, tuple(out)
 
 
-class PoolingKernel(OpKernel):
+class PoolingKernel(WindowKernel):
     def setup(self):
         xp, a = self.xp, self.attrs
         data = self.in_shapes[0]
@@ -51,9 +51,7 @@ class PoolingKernel(OpKernel):
         self.padded = padded != tuple(spatial)
         if self.padded:
             fill = -math.inf if self.kind == "max" else 0
-            self.xpad = xp.full(data[:2] + padded, fill, dtype=dtype)
-            self.dxpad = xp.empty(data[:2] + padded, dtype=dtype)
-            self.inner = interior(pad, spatial)
+            self.alloc_padding(data[:2], padded, pad, spatial, dtype, fill)
         out_shape = data[:2] + self.out_spatial
         if self.kind == "max":
             self.taken = xp.empty(out_shape, dtype=bool)   # window already routed
@@ -85,10 +83,7 @@ class PoolingKernel(OpKernel):
 
     def forward(self, is_train, inputs, outputs, aux):
         xp = self.xp
-        x, y = inputs[0], outputs[0]
-        if self.padded:
-            xp.copyto(self.xpad[self.inner], x)
-            x = self.xpad
+        x, y = self.padded_input(inputs[0]), outputs[0]
         first, rest = self.slices[0], self.slices[1:]
         if self.kind == "max":
             xp.copyto(y, x[first])
@@ -115,13 +110,8 @@ class PoolingKernel(OpKernel):
             return
         xp = self.xp
         g, y = out_grads[0], outputs[0]
-        x = inputs[0]
-        if self.padded:
-            xp.copyto(self.xpad[self.inner], x)
-            x = self.xpad
-            target = self.dxpad
-        else:
-            target = self.grad_dst(0, in_grads, req)
+        x = self.padded_input(inputs[0])
+        target = self.input_grad_target(in_grads, req)
         target[...] = 0
         if self.kind == "max":
             self.taken[...] = False
@@ -142,13 +132,7 @@ class PoolingKernel(OpKernel):
             share = g / self.divisor if self.kind == "avg" else g
             for index in self.slices:
                 target[index] += share
-        if self.padded:
-            if req[0] == "write":
-                xp.copyto(in_grads[0], target[self.inner])
-            else:
-                in_grads[0] += target[self.inner]
-        else:
-            self.grad_done(0, in_grads, req, target)
+        self.finish_input_grad(target, in_grads, req)
 
 
 class Pooling(OpDef):

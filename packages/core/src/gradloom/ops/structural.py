@@ -34,10 +34,7 @@ class CopyKernel(OpKernel):
     def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
         if self.wants(0, in_grads, req):
             g = out_grads[0].reshape(self.in_shapes[0])
-            if req[0] == "write":
-                self.xp.copyto(in_grads[0], g)
-            else:
-                in_grads[0] += g
+            self.store_grad(0, in_grads, req, g)
 
 
 class ReshapeLike(UnaryOp):
@@ -219,10 +216,7 @@ class TransposeKernel(OpKernel):
     def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
         if self.wants(0, in_grads, req):
             g = out_grads[0].transpose(self.inverse)
-            if req[0] == "write":
-                self.xp.copyto(in_grads[0], g)
-            else:
-                in_grads[0] += g
+            self.store_grad(0, in_grads, req, g)
 
 
 class Permute(UnaryOp):
@@ -356,10 +350,7 @@ class ConcatKernel(OpKernel):
     def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
         for i, index in enumerate(self.slices):
             if self.wants(i, in_grads, req):
-                if req[i] == "write":
-                    self.xp.copyto(in_grads[i], out_grads[0][index])
-                else:
-                    in_grads[i] += out_grads[0][index]
+                self.store_grad(i, in_grads, req, out_grads[0][index])
 
 
 class Concat(OpDef):

@@ -54,12 +54,7 @@ class Adam(_AdamBase):
 
     def step(self, xp, weight, grad, state, lr, wd, t):
         tmp = state[-1]
-        if self.rescale_grad != 1.0:
-            xp.multiply(grad, self.rescale_grad, out=grad)
-        self._add_wd(xp, grad, weight, wd, tmp)
-        c = self._clip_value()
-        if c is not None:
-            xp.clip(grad, -c, c, out=grad)
+        self._rescale_wd_clip(xp, grad, weight, wd, tmp)
         self._moments_step(xp, weight, grad, state, lr, t)
 
 
@@ -104,12 +99,7 @@ class Adamax(Optimizer):
     def step(self, xp, weight, grad, state, lr, wd, t):
         mean, norm, tmp = state
         b1 = self.beta1
-        if self.rescale_grad != 1.0:
-            xp.multiply(grad, self.rescale_grad, out=grad)
-        self._add_wd(xp, grad, weight, wd, tmp)
-        c = self._clip_value()
-        if c is not None:
-            xp.clip(grad, -c, c, out=grad)
+        self._rescale_wd_clip(xp, grad, weight, wd, tmp)
         xp.multiply(mean, b1, out=mean)
         xp.multiply(grad, 1.0 - b1, out=tmp)
         xp.add(mean, tmp, out=mean)

@@ -37,12 +37,7 @@ class RMSProp(Optimizer):
         tmp = state[-1]
         n = state[0]
         g1 = self.gamma1
-        if self.rescale_grad != 1.0:
-            xp.multiply(grad, self.rescale_grad, out=grad)
-        self._add_wd(xp, grad, weight, wd, tmp)
-        c = self._clip_value()
-        if c is not None:
-            xp.clip(grad, -c, c, out=grad)
+        self._rescale_wd_clip(xp, grad, weight, wd, tmp)
         xp.multiply(grad, grad, out=tmp)
         xp.multiply(tmp, 1.0 - g1, out=tmp)
         xp.multiply(n, g1, out=n)

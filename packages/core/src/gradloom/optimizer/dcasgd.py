@@ -38,12 +38,5 @@ class DCASGD(Optimizer):
         xp.multiply(tmp, self.lamda, out=tmp)
         xp.add(grad, tmp, out=grad)
         self._add_wd(xp, grad, weight, wd, tmp)
-        xp.multiply(grad, lr, out=grad)               # grad = -step
         xp.copyto(prev, weight)
-        if self.momentum != 0.0:
-            mom = state[0]
-            xp.multiply(mom, self.momentum, out=mom)
-            xp.subtract(mom, grad, out=mom)
-            xp.add(weight, mom, out=weight)
-        else:
-            xp.subtract(weight, grad, out=weight)
+        self._momentum_descend(xp, weight, grad, lr, state)

@@ -25,12 +25,7 @@ class FTML(Optimizer):
     def step(self, xp, weight, grad, state, lr, wd, t):
         d, v, z, tmp = state
         b1, b2 = self.beta1, self.beta2
-        if self.rescale_grad != 1.0:
-            xp.multiply(grad, self.rescale_grad, out=grad)
-        self._add_wd(xp, grad, weight, wd, tmp)
-        c = self._clip_value()
-        if c is not None:
-            xp.clip(grad, -c, c, out=grad)
+        self._rescale_wd_clip(xp, grad, weight, wd, tmp)
         xp.multiply(grad, grad, out=tmp)
         xp.multiply(tmp, 1.0 - b2, out=tmp)
         xp.multiply(v, b2, out=v)

@@ -138,12 +138,7 @@ class Optimizer:
     # -- multipliers ------------------------------------------------------------------
     def set_lr_mult(self, args_lr_mult):
         """Learning-rate multipliers: the symbol's ``__lr_mult__`` attributes, then the dict."""
-        self.lr_mult = {}
-        if self.sym_info:
-            attr, arg_names = self.sym_info
-            for name in arg_names:
-                if name in attr and "__lr_mult__" in attr[name]:
-                    self.lr_mult[name] = float(attr[name]["__lr_mult__"])
+        self.lr_mult = self._symbol_multipliers("__lr_mult__")
         self.lr_mult.update(args_lr_mult)
 
     def set_wd_mult(self, args_wd_mult):
@@ -156,12 +151,18 @@ class Optimizer:
         for name in self.idx2name.values():
             if not (name.endswith("_weight") or name.endswith("_gamma")):
                 self.wd_mult[name] = 0.0
+        self.wd_mult.update(self._symbol_multipliers("__wd_mult__"))
+        self.wd_mult.update(args_wd_mult)
+
+    def _symbol_multipliers(self, key):
+        """``{argument: float}`` from the symbol's ``key`` attributes (empty without a symbol)."""
+        found = {}
         if self.sym_info:
             attr, arg_names = self.sym_info
             for name in arg_names:
-                if name in attr and "__wd_mult__" in attr[name]:
-                    self.wd_mult[name] = float(attr[name]["__wd_mult__"])
-        self.wd_mult.update(args_wd_mult)
+                if name in attr and key in attr[name]:
+                    found[name] = float(attr[name][key])
+        return found
 
     def _multiplier(self, index, table, attr):
         param = self.param_dict.get(index) if self.param_dict else None
@@ -345,6 +346,34 @@ class Optimizer:
             return
         xp.multiply(weight, wd, out=tmp)
         xp.add(grad, tmp, out=grad)
+
+    def _rescale_wd_clip(self, xp, grad, weight, wd, tmp):
+        """grad = clip(rescale_grad * grad + wd * weight), in place.
+
+        The order of Adam, Adamax, RMSProp and FTML in MXNet: weight decay joins the
+        gradient before clipping (SGD-like rules clip first, see ``_rescale_clip``).
+        """
+        if self.rescale_grad != 1.0:
+            xp.multiply(grad, self.rescale_grad, out=grad)
+        self._add_wd(xp, grad, weight, wd, tmp)
+        c = self._clip_value()
+        if c is not None:
+            xp.clip(grad, -c, c, out=grad)
+
+    def _momentum_descend(self, xp, weight, grad, lr, state):
+        """The last move of SGD-like rules, from the prepared gradient ``grad`` (overwritten).
+
+        Without momentum ``w -= lr*grad``; with it ``m = momentum*m - lr*grad; w += m``,
+        ``m`` being ``state[0]``.
+        """
+        xp.multiply(grad, lr, out=grad)
+        if self.momentum != 0.0:
+            mom = state[0]
+            xp.multiply(mom, self.momentum, out=mom)
+            xp.subtract(mom, grad, out=mom)
+            xp.add(weight, mom, out=weight)
+        else:
+            xp.subtract(weight, grad, out=weight)
 
     # -- description (checkpoints) ----------------------------------------------------
     def hyper_params(self):

@@ -34,14 +34,7 @@ class SGD(Optimizer):
         tmp = state[-1]
         self._rescale_clip(xp, grad)          # clip before weight decay, as MXNet
         self._add_wd(xp, grad, weight, wd, tmp)
-        xp.multiply(grad, lr, out=grad)
-        if self.momentum != 0.0:
-            mom = state[0]
-            xp.multiply(mom, self.momentum, out=mom)
-            xp.subtract(mom, grad, out=mom)
-            xp.add(weight, mom, out=weight)
-        else:
-            xp.subtract(weight, grad, out=weight)
+        self._momentum_descend(xp, weight, grad, lr, state)
 
 
 @register

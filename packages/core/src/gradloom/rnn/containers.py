@@ -17,16 +17,16 @@ def _adopt_params(container, cell):
     container.params._params.update(cell.params._params)
 
 
-class SequentialRNNCell(BaseRNNCell):
-    """Layers applied one after the other at each step (a stacked RNN)."""
+class _CellContainer(BaseRNNCell):
+    """A cell whose states and weights are those of its child cells, in order."""
 
     def __init__(self, params=None):
         super().__init__(prefix="", params=params)
         self._override_cell_params = params is not None
         self._cells = []
 
-    def add(self, cell):
-        """Append a layer."""
+    def _adopt(self, cell):
+        """Append a child cell and share parameters with it (see ``_adopt_params``)."""
         self._cells.append(cell)
         _adopt_params(self, cell)
 
@@ -49,6 +49,14 @@ class SequentialRNNCell(BaseRNNCell):
         for cell in self._cells:
             args = cell.pack_weights(args)
         return args
+
+
+class SequentialRNNCell(_CellContainer):
+    """Layers applied one after the other at each step (a stacked RNN)."""
+
+    def add(self, cell):
+        """Append a layer."""
+        self._adopt(cell)
 
     def __call__(self, inputs, states):
         self._counter += 1
@@ -84,41 +92,19 @@ class SequentialRNNCell(BaseRNNCell):
         return inputs, next_states
 
 
-class BidirectionalCell(BaseRNNCell):
+class BidirectionalCell(_CellContainer):
     """Runs ``l_cell`` forwards and ``r_cell`` backwards in time and concatenates their
     outputs per step (``<output_prefix>t<i>``, or ``<output_prefix>out`` when merged)."""
 
     def __init__(self, l_cell, r_cell, params=None, output_prefix="bi_"):
-        super().__init__("", params=params)
+        super().__init__(params=params)
         self._output_prefix = output_prefix
-        self._override_cell_params = params is not None
-        self._cells = [l_cell, r_cell]
-        _adopt_params(self, l_cell)
-        _adopt_params(self, r_cell)
-
-    def unpack_weights(self, args):
-        for cell in self._cells:
-            args = cell.unpack_weights(args)
-        return args
-
-    def pack_weights(self, args):
-        for cell in self._cells:
-            args = cell.pack_weights(args)
-        return args
+        self._adopt(l_cell)
+        self._adopt(r_cell)
 
     def __call__(self, inputs, states):
         raise ParameterError("a BidirectionalCell cannot be stepped (the backward direction "
                              "needs the whole sequence); call unroll()")
-
-    @property
-    def state_info(self):
-        return cells_state_info(self._cells)
-
-    def begin_state(self, **kwargs):
-        if self._modified:
-            raise StateError("After applying modifier cells (e.g. DropoutCell) the base cell "
-                             "cannot be called directly. Call the modifier cell instead.")
-        return cells_begin_state(self._cells, **kwargs)
 
     def unroll(self, length, inputs, begin_state=None, layout="NTC", merge_outputs=None):
         self.reset()

@@ -105,6 +105,16 @@ def test_backward(backend, case):
                             (f"{case.id} d/d{bound.arg_names[i]}", "numerical gradient"))
 
 
+def _float64_with_inputs(case, backend):
+    """``(bound, values, aux, out_grads)`` for ``case`` in float64; an operator without
+    inputs is skipped (no input to view as strided or to accumulate a gradient into)."""
+    bound = _bind(case, backend, "float64")
+    if bound.num_args == 0:
+        pytest.skip(f"{case.op} has no inputs")
+    values, aux = _inputs(case, bound)
+    return bound, values, aux, _out_grads(bound)
+
+
 def _strided(backend, value):
     """A device view with the values of ``value`` whose last axis has stride 2."""
     value = np.asarray(value)
@@ -117,11 +127,7 @@ def _strided(backend, value):
 
 @pytest.mark.parametrize("case", CASE_PARAMS)
 def test_noncontiguous_inputs(backend, case):
-    bound = _bind(case, backend, "float64")
-    if bound.num_args == 0:
-        pytest.skip(f"{case.op} has no inputs")
-    values, aux = _inputs(case, bound)
-    ograds = _out_grads(bound)
+    bound, values, aux, ograds = _float64_with_inputs(case, backend)
     outs, grads = _run(bound, case, values, aux, ograds)
     views = [_strided(backend, v) for v in values]
     assert not any(v.flags.c_contiguous for v in views if v.size > 1)
@@ -134,11 +140,7 @@ def test_noncontiguous_inputs(backend, case):
 
 @pytest.mark.parametrize("case", CASE_PARAMS)
 def test_grad_req_add(backend, case):
-    bound = _bind(case, backend, "float64")
-    if bound.num_args == 0:
-        pytest.skip(f"{case.op} has no inputs")
-    values, aux = _inputs(case, bound)
-    ograds = _out_grads(bound)
+    bound, values, aux, ograds = _float64_with_inputs(case, backend)
     _, written = _run(bound, case, values, aux, ograds)
     rng = np.random.default_rng(7)
     start = [rng.standard_normal(s) for s in bound.in_shapes[:bound.num_args]]
@@ -149,11 +151,7 @@ def test_grad_req_add(backend, case):
 
 @pytest.mark.parametrize("case", CASE_PARAMS)
 def test_grad_req_null(backend, case):
-    bound = _bind(case, backend, "float64")
-    if bound.num_args == 0:
-        pytest.skip(f"{case.op} has no inputs")
-    values, aux = _inputs(case, bound)
-    ograds = _out_grads(bound)
+    bound, values, aux, ograds = _float64_with_inputs(case, backend)
     _, written = _run(bound, case, values, aux, ograds)
     sentinel = [np.full(s, 42.0) for s in bound.in_shapes[:bound.num_args]]
     _, got = _run(bound, case, values, aux, ograds, req="null", grads=sentinel)
