@@ -405,16 +405,19 @@ def test_split_products_restore_the_blas_thread_count(split_everything):
         assert functions[1]() == before
 
 
-def test_executor_steps_run_in_a_blas_section(generic_kernels):
+def test_convolution_steps_run_in_a_blas_section():
     from gradloom_cpu.kernels import _blas
     data = mx.sym.Variable("data")
-    net = mx.sym.FullyConnected(data, num_hidden=512, name="fc")
-    exe = net.simple_bind(mx.cpu(), data=(64, 256))
+    net = mx.sym.Convolution(data, kernel=(5, 5), num_filter=32, name="conv")
+    exe = net.simple_bind(mx.cpu(), data=(64, 8, 16, 16))
     assert exe._blas_section is _blas.blas_section
-    small = mx.sym.FullyConnected(data, num_hidden=4).simple_bind(mx.cpu(), data=(2, 3))
+    small = mx.sym.Convolution(data, kernel=(3, 3), num_filter=2).simple_bind(
+        mx.cpu(), data=(1, 1, 5, 5))
     assert small._blas_section is None
+    mlp = mx.sym.FullyConnected(data, num_hidden=1024).simple_bind(mx.cpu(), data=(256, 784))
+    assert mlp._blas_section is None        # all GEMM: BLAS's own threads do better
     exe.forward(is_train=True)
-    exe.backward(np.ones((64, 512), np.float32))
+    exe.backward(np.ones(exe.outputs[0].shape, np.float32))
     assert _blas.blas_section.depth == 0 and not _blas.blas_section.saved
 
 
@@ -488,3 +491,4 @@ def test_monitor_sees_standard_layout_values(generic_kernels):
     for name in slow:
         assert fast[name].shape == slow[name].shape, name
         assert_close(fast[name], slow[name], err_msg=name)
+

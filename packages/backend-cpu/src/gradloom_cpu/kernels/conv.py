@@ -104,8 +104,9 @@ class CpuConvolutionKernel(ConvolutionKernel):
         self.dcol3 = self.dcol.reshape(self.col3.shape)
         self.w3 = (g, f // g, (c // g) * kk)
         self.m = m
-        # the executor runs BLAS single-threaded around steps with products this large
-        self.large_products = g == 1 and f * (c // g) * kk * m >= MIN_MACS
+        # large enough that the element-wise work around it pays for threads of our own:
+        # the executor then runs the step with single-threaded BLAS (``_blas``)
+        self.wants_blas_section = f * (c // g) * kk * m >= MIN_MACS
         if not self.out_batch_last:   # else the output buffers themselves are internal
             self.yint = np.empty((f,) + cols, dtype=dtype)     # GEMM result, internal layout
             self.y3 = self.yint.reshape(g, f // g, m)

@@ -10,15 +10,13 @@ import numpy as np
 
 from gradloom.ops.dense import FullyConnectedKernel
 
-from ._blas import MIN_MACS, matmul
+from ._blas import matmul
 
 
 class CpuFullyConnectedKernel(FullyConnectedKernel):
     def setup(self):
         super().setup()
         self._fwd_key = self._bwd_key = None
-        # the executor runs BLAS single-threaded around steps with products this large
-        self.large_products = self.rows * self.cols * self.attrs.num_hidden >= MIN_MACS
         dtype = self.dtypes["in"][0]
         self.dw_scratch = np.empty((self.attrs.num_hidden, self.cols), dtype=dtype)
         self.db_scratch = np.empty((self.attrs.num_hidden,), dtype=dtype) \
