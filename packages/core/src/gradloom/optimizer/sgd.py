@@ -3,6 +3,8 @@
 Each rule is a handful of in-place calls on raw arrays: nothing is allocated per step, so a
 Module that keeps all parameters in one flat buffer updates them in a few numpy/cupy calls.
 """
+import numbers
+
 from .optimizer import Optimizer, register
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum"]
@@ -31,6 +33,12 @@ class SGD(Optimizer):
         return {"momentum": self.momentum, "lazy_update": self.lazy_update}
 
     def step(self, xp, weight, grad, state, lr, wd, t):
+        if (self._clip_value() is None and isinstance(lr, numbers.Real)
+                and isinstance(wd, numbers.Real) and wd == 0):
+            # nothing between rescaling and the learning rate: fold them into one scalar,
+            # which saves a whole pass over the gradient buffer each step
+            self._momentum_descend(xp, weight, grad, lr * self.rescale_grad, state)
+            return
         tmp = state[-1]
         self._rescale_clip(xp, grad)          # clip before weight decay, as MXNet
         self._add_wd(xp, grad, weight, wd, tmp)
