@@ -25,6 +25,7 @@ class Backend(abc.ABC):
 
     def __init__(self):
         self._rngs = {}
+        self._scratch = {}
         self._seed = DEFAULT_SEED
 
     # -- availability -----------------------------------------------------------------
@@ -74,6 +75,20 @@ class Backend(abc.ABC):
     def zeros(self, shape, dtype=np.float32, device_id=0):
         with self.device_scope(device_id):
             return self.xp.zeros(shape, dtype=dtype)
+
+    def scratch(self, device_id, shape, dtype, role):
+        """A scratch array shared by every kernel bound on ``device_id``.
+
+        Kernels of one device run one at a time, and a scratch value never outlives the
+        kernel call that wrote it, so all kernels asking for the same ``(shape, dtype, role)``
+        can share one array: an unrolled RNN then holds one weight-sized scratch, not one per
+        time step. ``role`` keeps apart buffers one kernel needs at the same time.
+        """
+        key = (device_id, tuple(int(d) for d in shape), np.dtype(dtype).str, role)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = self.empty(key[1], dtype, device_id)
+        return buf
 
     def device_scope(self, device_id):
         """Context manager that makes ``device_id`` current (no-op on the host)."""

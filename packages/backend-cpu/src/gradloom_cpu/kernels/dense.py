@@ -18,8 +18,10 @@ class CpuFullyConnectedKernel(FullyConnectedKernel):
         super().setup()
         self._fwd_key = self._bwd_key = None
         dtype = self.dtypes["in"][0]
-        self.dw_scratch = np.empty((self.attrs.num_hidden, self.cols), dtype=dtype)
-        self.db_scratch = np.empty((self.attrs.num_hidden,), dtype=dtype) \
+        scratch = self.backend.scratch
+        self.dw_scratch = scratch(self.device_id, (self.attrs.num_hidden, self.cols), dtype,
+                                  "fc_dw")
+        self.db_scratch = scratch(self.device_id, (self.attrs.num_hidden,), dtype, "fc_db") \
             if self.has_bias else None
         self.dx_scratch = None
 
@@ -54,7 +56,8 @@ class CpuFullyConnectedKernel(FullyConnectedKernel):
                 matmul(g2, inputs[1], key[6])
             else:
                 if self.dx_scratch is None:
-                    self.dx_scratch = np.empty(self.x2, dtype=dx.dtype)
+                    self.dx_scratch = self.backend.scratch(self.device_id, self.x2, dx.dtype,
+                                                           "fc_dx")
                 matmul(g2, inputs[1], self.dx_scratch)
                 np.add(key[6], self.dx_scratch, out=key[6])
         dw = in_grads[1]

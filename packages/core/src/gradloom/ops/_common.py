@@ -82,7 +82,8 @@ class OpKernel(Kernel):
         cache = self.__dict__.setdefault("_add_ws", {})
         buf = cache.get(i)
         if buf is None or buf.shape != in_grads[i].shape or buf.dtype != in_grads[i].dtype:
-            buf = cache[i] = self.xp.empty(in_grads[i].shape, dtype=in_grads[i].dtype)
+            buf = cache[i] = self.backend.scratch(self.device_id, in_grads[i].shape,
+                                                  in_grads[i].dtype, f"grad{i}")
         return buf
 
     def grad_done(self, i, in_grads, req, buf):
