@@ -60,6 +60,10 @@ class ConfigError(GradloomError, ValueError):
     """A configuration value (CLI, config file, constructor) is invalid."""
 
 
+class UnsupportedError(GradloomError, NotImplementedError):
+    """The call exists for compatibility but this object cannot do it (says what can)."""
+
+
 class DistributedError(GradloomError, RuntimeError):
     """Ranks disagree or a collective failed."""
 

@@ -380,7 +380,10 @@ class BaseModule:
                           f"gradloom has no row_sparse parameters", UserWarning, stacklevel=2)
 
     def install_monitor(self, mon):
-        raise NotImplementedError(f"{type(self).__name__} does not support monitors")
+        from ..base import UnsupportedError
+        raise UnsupportedError(f"{type(self).__name__} does not implement install_monitor(); "
+                               f"a Monitor watches executors: install it on a Module, or "
+                               f"define install_monitor in this class")
 
 
 def _cpu():
