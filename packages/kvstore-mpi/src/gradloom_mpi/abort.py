@@ -7,6 +7,7 @@ every rank with a non-zero status. ``python -m mpi4py script.py`` does the same 
 the hook covers scripts started as plain ``python script.py`` under ``mpiexec``.
 """
 import sys
+import time
 import traceback
 
 __all__ = ["install", "uninstall", "is_installed"]
@@ -29,6 +30,9 @@ def _abort_on_exception(exc_type, exc, tb):
                          f"rank:\n{text}")
         sys.stderr.flush()
         sys.stdout.flush()
+        # the launcher forwards our output through pipes; Abort kills every process at once,
+        # so give the forwarder a moment or the one message that explains the failure is lost
+        time.sleep(0.5)
     finally:
         MPI.COMM_WORLD.Abort(1)
 
