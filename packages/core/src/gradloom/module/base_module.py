@@ -15,7 +15,7 @@ import numpy as np
 
 from ..base import ParameterError
 from ..callback import BatchEndParam
-from .errors import need_params
+from .errors import need_bound, need_params
 from .slicing import is_presliced
 
 __all__ = ["BaseModule", "BatchEndParam"]
@@ -329,6 +329,17 @@ class BaseModule:
     @property
     def output_names(self):
         raise NotImplementedError(f"{type(self).__name__} must define output_names")
+
+    # subclasses store what bind() was given in _data_shapes / _label_shapes
+    @property
+    def data_shapes(self):
+        need_bound(self, "data_shapes")
+        return self._data_shapes
+
+    @property
+    def label_shapes(self):
+        need_bound(self, "label_shapes")
+        return self._label_shapes
 
     # -- parameters -----------------------------------------------------------------------
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,

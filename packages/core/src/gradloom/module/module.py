@@ -192,16 +192,6 @@ class Module(BaseModule):
         return self._output_names
 
     @property
-    def data_shapes(self):
-        need_bound(self, "data_shapes")
-        return self._data_shapes
-
-    @property
-    def label_shapes(self):
-        need_bound(self, "label_shapes")
-        return self._label_shapes
-
-    @property
     def output_shapes(self):
         need_bound(self, "output_shapes")
         return self._exec_group.get_output_shapes()

@@ -46,16 +46,6 @@ class PythonModule(BaseModule):
         return self._output_names
 
     @property
-    def data_shapes(self):
-        need_bound(self, "data_shapes")
-        return self._data_shapes
-
-    @property
-    def label_shapes(self):
-        need_bound(self, "label_shapes")
-        return self._label_shapes
-
-    @property
     def output_shapes(self):
         need_bound(self, "output_shapes")
         return self._output_shapes

@@ -60,11 +60,6 @@ class SequentialModule(BaseModule):
         return self._modules[0].data_shapes
 
     @property
-    def label_shapes(self):
-        need_bound(self, "label_shapes")
-        return self._label_shapes
-
-    @property
     def output_shapes(self):
         need_bound(self, "output_shapes")
         return self._modules[-1].output_shapes
