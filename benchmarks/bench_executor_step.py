@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 
 from _common import (NETWORKS, best_rate, best_rates, build, build_torch,  # noqa: E402
                      print_table, run_in_mxnet)
+from numpy_reference import mlp_step  # noqa: E402
 
 
 def symbolic_step(mx, name, ctx):
@@ -84,11 +85,16 @@ def main():
     rows = []
     for name in names:
         ours_step, batch = symbolic_step(mx, name, mx.cpu())
-        rates = best_rates({"ours": ours_step, "torch": torch_step(name)[0]}, batch,
-                           seconds=args.seconds, repeats=args.repeat)
+        steps = {"ours": ours_step, "torch": torch_step(name)[0]}
+        if name == "mlp":
+            steps["numpy"] = mlp_step(batch)
+        rates = best_rates(steps, batch, seconds=args.seconds, repeats=args.repeat)
         ours, ref = rates["ours"], rates["torch"]
         row = {"network": name, "batch": NETWORKS[name][0], "gradloom/s": f"{ours:.0f}",
                "torch/s": f"{ref:.0f}", "gradloom/torch": f"{ours / ref:.2f}x"}
+        if "numpy" in rates:
+            row["numpy ref/torch"] = f"{rates['numpy'] / ref:.2f}x"
+            row["gradloom/numpy ref"] = f"{ours / rates['numpy']:.2f}x"
         if name in mxnet_rates:
             row["mxnet/s"] = f"{mxnet_rates[name]:.0f}"
             row["gradloom/mxnet"] = f"{ours / mxnet_rates[name]:.2f}x"
@@ -96,7 +102,9 @@ def main():
     print(f"forward+backward step, samples/s (best of {args.repeat} interleaved windows of "
           f"{args.seconds:g} s, {args.threads} threads)")
     print_table(rows, ["network", "batch", "gradloom/s", "torch/s", "gradloom/torch", "mxnet/s",
-                       "gradloom/mxnet"])
+                       "gradloom/mxnet", "numpy ref/torch", "gradloom/numpy ref"])
+    print("numpy ref: the MLP step written by hand in numpy (benchmarks/numpy_reference.py), "
+          "the ceiling of an engine on numpy's BLAS on this host")
 
 
 if __name__ == "__main__":

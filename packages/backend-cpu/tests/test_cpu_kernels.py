@@ -405,20 +405,34 @@ def test_split_products_restore_the_blas_thread_count(split_everything):
         assert functions[1]() == before
 
 
-def test_convolution_steps_run_in_a_blas_section():
-    from gradloom_cpu.kernels import _blas
+def test_each_graph_runs_its_steps_in_the_section_its_kernels_need():
+    from gradloom_cpu.kernels import _blas, _parallel
     data = mx.sym.Variable("data")
     net = mx.sym.Convolution(data, kernel=(5, 5), num_filter=32, name="conv")
     exe = net.simple_bind(mx.cpu(), data=(64, 8, 16, 16))
-    assert exe._blas_section is _blas.blas_section
+    assert exe._section is _blas.blas_section
     small = mx.sym.Convolution(data, kernel=(3, 3), num_filter=2).simple_bind(
         mx.cpu(), data=(1, 1, 5, 5))
-    assert small._blas_section is None
-    mlp = mx.sym.FullyConnected(data, num_hidden=1024).simple_bind(mx.cpu(), data=(256, 784))
-    assert mlp._blas_section is None        # all GEMM: BLAS's own threads do better
+    assert small._section is None
+    # all GEMM: BLAS keeps its own threads, element-wise work stays on the caller
+    mlp = mx.sym.FullyConnected(data, num_hidden=1024, name="fc")
+    mlp = mx.sym.Activation(mlp, act_type="relu").simple_bind(mx.cpu(), data=(256, 784))
+    assert isinstance(mlp._section, _parallel.SerialSection)
     exe.forward(is_train=True)
     exe.backward(np.ones(exe.outputs[0].shape, np.float32))
     assert _blas.blas_section.depth == 0 and not _blas.blas_section.saved
+    mlp.arg_dict["data"][:] = np.linspace(-1, 1, 256 * 784).reshape(256, 784)
+    mlp.arg_dict["fc_weight"][:] = np.random.default_rng(0).normal(
+        0, 0.05, (1024, 784))
+    out = mlp.forward(is_train=True)[0].asnumpy()
+    mlp.backward(np.ones(out.shape, np.float32))
+    weight = mlp.arg_dict["fc_weight"].asnumpy()
+    x = mlp.arg_dict["data"].asnumpy()
+    np.testing.assert_allclose(out, np.maximum(x @ weight.T, 0), rtol=1e-5, atol=1e-5)
+    assert (out > 0).mean() > 0.3
+    # the splitter's lock was given back: jobs split again outside the step
+    assert not mlp._section.held and _parallel.SPLITTER._busy.acquire(blocking=False)
+    _parallel.SPLITTER._busy.release()
 
 
 def test_thread_splitter_runs_every_part_and_raises_errors():

@@ -256,6 +256,61 @@ def test_flat_step_with_per_element_lr_wd_matches_per_parameter_updates(name, re
     np.testing.assert_allclose(weight, np.concatenate(parts), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name,ref,kw,nslots", CASES, ids=CASE_IDS)
+def test_block_by_block_step_equals_one_whole_step(name, ref, kw, nslots):
+    # The CPU backend runs element-wise rules in cache-sized blocks over several threads;
+    # every weight and state element must come out bit-identical to one call over all.
+    if not mx.opt.create(name, **kw).step_is_elementwise:
+        pytest.fail(f"built-in {name} must be marked step_is_elementwise")
+    backend = mx.cpu().backend
+    n = 300_001                      # several blocks and a ragged last one
+    rng = np.random.default_rng(11)
+    w0 = rng.uniform(-1, 1, n).astype(np.float32)
+    grads = [rng.uniform(-1, 1, n).astype(np.float32) for _ in range(3)]
+    lr_arr = np.where(np.arange(n) < n // 3, 0.02, 0.01).astype(np.float32)
+    results = []
+    for blocked in (False, True):
+        opt = mx.opt.create(name, learning_rate=0.02, wd=0.01, rescale_grad=0.5,
+                            clip_gradient=0.4, **kw)
+        weight = w0.copy()
+        state = opt.create_flat_state(np, weight)
+        for t, g in enumerate(grads, start=1):
+            args = (weight, g.copy(), lr_arr, 0.01, t) + state
+            if blocked:
+                backend.elementwise(
+                    lambda w, gr, lr, wd, tt, *st: opt.step(np, w, gr, st, lr, wd, tt), args)
+            else:
+                opt.step(np, weight, args[1], state, lr_arr, 0.01, t)
+        results.append((weight,) + opt.state_slots(state))
+    for whole, blocks in zip(*results):
+        np.testing.assert_array_equal(blocks, whole)
+
+
+def test_a_rule_that_looks_across_elements_gets_the_whole_buffer():
+    class UnitNormSGD(mx.optimizer.Optimizer):
+        """Steps along the gradient scaled to unit norm (a norm over all elements)."""
+
+        def step(self, xp, weight, grad, state, lr, wd, t):
+            self.calls.append(weight.size)
+            weight -= lr * grad / xp.linalg.norm(grad)
+
+    data = mx.sym.Variable("data")
+    net = mx.sym.LinearRegressionOutput(
+        mx.sym.FullyConnected(data, num_hidden=400, name="fc"), name="out")
+    mod = mx.mod.Module(net, label_names=["out_label"], context=mx.cpu())
+    mod.bind([("data", (4, 400))], [("out_label", (4, 400))])
+    mod.init_params(mx.init.Constant(0.0))
+    opt = UnitNormSGD(learning_rate=1.0, rescale_grad=0.25)   # 1/batch
+    opt.calls = []
+    mod.init_optimizer(optimizer=opt)
+    mod.forward_backward(mx.io.DataBatch([mx.nd.ones((4, 400))], [mx.nd.ones((4, 400))]))
+    mod.update()
+    assert opt.calls == [400 * 400 + 400]           # one call over the whole flat buffer
+    args, _ = mod.get_params()
+    step = np.concatenate([args["fc_weight"].asnumpy().ravel(), args["fc_bias"].asnumpy()])
+    np.testing.assert_allclose(np.linalg.norm(step), 1.0, rtol=1e-4)
+
+
 def test_sgd_step_allocates_nothing_and_keeps_state_arrays():
     n = 200_000
     rng = np.random.default_rng(0)

@@ -9,6 +9,13 @@ import numpy as np
 
 from gradloom.backend import Backend
 
+from .kernels._parallel import SPLITTER, bounds
+
+# elements per block of ``elementwise``: a block of each of a step's 4-5 float32 arrays stays
+# in a core's L2 cache between the numpy passes over it (an SGD-momentum step over 1.9M
+# weights: 2.07 ms in one piece, 1.41 ms in blocks of 64K, on one thread)
+BLOCK = 1 << 16
+
 
 class CpuBackend(Backend):
     device_type = "cpu"
@@ -36,6 +43,15 @@ class CpuBackend(Backend):
 
     def copy_from_host(self, dst, array):
         np.copyto(dst, array, casting="unsafe")
+
+    def elementwise(self, fn, arrays):
+        n = next(a.shape[0] for a in arrays if isinstance(a, np.ndarray))
+        if n < 2 * BLOCK:
+            fn(*arrays)
+            return
+        SPLITTER.run(fn, [tuple(a[start:stop] if isinstance(a, np.ndarray) else a
+                                for a in arrays)
+                          for start, stop in bounds(n, -(-n // BLOCK))])
 
     def make_executor(self, request):
         from .executor import CpuExecutor

@@ -5,7 +5,9 @@ im2col copies, activations and pooling around them are element-wise work numpy r
 core) run inside ``blas_section``: BLAS on one thread, the kernels cutting products and
 element-wise loops over their own threads (``gradloom_cpu.kernels._blas`` says why).
 Measured on a 2-core host: LeNet's step 1.08x -> 1.13-1.31x PyTorch's speed at low load;
-an MLP (all GEMM) was 20% faster with BLAS's own threads, so it keeps them.
+an MLP (all GEMM) was 20% faster with BLAS's own threads, so it keeps them, and its
+element-wise work stays on the calling thread (``SerialSection``): BLAS's threads spin
+between products and split loops would wait for them (MLP step 2-4% faster).
 """
 import numpy as np
 
@@ -13,6 +15,16 @@ from gradloom.base import ShapeError
 from gradloom.executor.graph_executor import GraphExecutor, _raw
 
 from .kernels._blas import blas_section
+from .kernels._parallel import SerialSection
+
+
+def _step_section(kernels):
+    """The context a step of these kernels runs in (None: none needed)."""
+    if any(getattr(k, "wants_blas_section", False) for k in kernels):
+        return blas_section
+    if any(getattr(k, "threaded_blas", False) for k in kernels):
+        return SerialSection()
+    return None
 
 
 class CpuExecutor(GraphExecutor):
@@ -20,19 +32,18 @@ class CpuExecutor(GraphExecutor):
 
     def __init__(self, backend, request):
         super().__init__(backend, request)
-        wanted = any(getattr(k, "wants_blas_section", False) for k in self._kernels)
-        self._blas_section = blas_section if wanted else None
+        self._section = _step_section(self._kernels)
 
     def forward(self, is_train=False, **kwargs):
-        if self._blas_section is None:
+        if self._section is None:
             return super().forward(is_train, **kwargs)
-        with self._blas_section:
+        with self._section:
             return super().forward(is_train, **kwargs)
 
     def backward(self, out_grads=None, is_train=True):
-        if self._blas_section is None:
+        if self._section is None:
             return super().backward(out_grads, is_train)
-        with self._blas_section:
+        with self._section:
             return super().backward(out_grads, is_train)
 
     def _copy_into(self, name, dst, value):

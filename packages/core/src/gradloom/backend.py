@@ -136,6 +136,17 @@ class Backend(abc.ABC):
         if not started:
             dst[...] = 0
 
+    # -- element-wise work over long flat buffers ---------------------------------------
+    def elementwise(self, fn, arrays):
+        """``fn(*arrays)`` where ``fn`` treats each element on its own (an optimizer step).
+
+        ``arrays`` holds 1-D arrays of one length and non-arrays (scalars, None) that pass
+        through as they are. A backend may instead call ``fn`` on matching blocks of the
+        arrays: the CPU backend runs cache-sized blocks over several threads, so a chain
+        of numpy passes over a parameter buffer reads memory once rather than once a pass.
+        """
+        fn(*arrays)
+
     # -- randomness -------------------------------------------------------------------
     def seed(self, seed):
         """Re-seed the generators of every device of this backend."""

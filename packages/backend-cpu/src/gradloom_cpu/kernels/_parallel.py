@@ -91,8 +91,8 @@ class ThreadSplitter:
 
     def chunks(self, size):
         """How many parts to cut ``size`` elements into (1: do not split)."""
-        if self.threads < 2 or size < MIN_ELEMENTS:
-            return 1
+        if self.threads < 2 or size < MIN_ELEMENTS or self._busy.locked():
+            return 1   # (locked: a SerialSection, or another thread's job, is running)
         return 2 * self.threads
 
     def run(self, fn, parts):
@@ -120,6 +120,30 @@ class ThreadSplitter:
 
 
 SPLITTER = ThreadSplitter()
+
+
+class SerialSection:
+    """While inside, ``SPLITTER`` runs every job on the calling thread.
+
+    For steps whose GEMMs run on BLAS's own threads: after each product those threads keep
+    spinning for a while, so helpers woken for the element-wise work in between compete with
+    them for the cores (on a 2-core host a relu over 256x1024 floats took 0.13 ms split and
+    0.07 ms serial). One per executor: it remembers whether it took the splitter's lock.
+    """
+
+    def __init__(self, splitter=None):
+        self.splitter = SPLITTER if splitter is None else splitter
+        self.held = False
+
+    def __enter__(self):
+        # another thread splitting right now keeps the lock; this step then stays serial
+        # anyway (``run`` sees the lock taken)
+        self.held = self.splitter._busy.acquire(blocking=False)
+
+    def __exit__(self, *exc):
+        if self.held:
+            self.held = False
+            self.splitter._busy.release()
 
 
 def bounds(length, parts):

@@ -104,6 +104,11 @@ class CpuConvolutionKernel(ConvolutionKernel):
         self.dcol3 = self.dcol.reshape(self.col3.shape)
         self.w3 = (g, f // g, (c // g) * kk)
         self.m = m
+        # the weight gradient dy (F, M) @ col.T (M, K): each thread's block reads all of the
+        # operand it does not cut, so cut the larger one: the columns (K = C*kernel rows of
+        # col) when K >= F. LeNet's second layer (F=50, K=500): 4.5 ms cut by rows, 2.3 cut
+        # by columns on 2 cores.
+        self.dw_split = "cols" if (c // g) * kk >= f // g else "rows"
         # large enough that the element-wise work around it pays for threads of our own:
         # the executor then runs the step with single-threaded BLAS (``_blas``)
         self.wants_blas_section = f * (c // g) * kk * m >= MIN_MACS
@@ -194,7 +199,7 @@ class CpuConvolutionKernel(ConvolutionKernel):
             dst = dw.reshape(self.w3) if req[1] == "write" else \
                 self.dw_scratch.reshape(self.w3)
             if self.groups == 1:
-                matmul(dy3[0], self.col3[0].T, dst[0], "rows")
+                matmul(dy3[0], self.col3[0].T, dst[0], self.dw_split)
             else:
                 np.matmul(dy3, self.col3.transpose(0, 2, 1), out=dst)
             if req[1] == "add":

@@ -10,7 +10,7 @@ import numpy as np
 
 from gradloom.ops.dense import FullyConnectedKernel
 
-from ._blas import matmul
+from ._blas import MIN_MACS, matmul
 
 
 class CpuFullyConnectedKernel(FullyConnectedKernel):
@@ -24,6 +24,8 @@ class CpuFullyConnectedKernel(FullyConnectedKernel):
         self.db_scratch = scratch(self.device_id, (self.attrs.num_hidden,), dtype, "fc_db") \
             if self.has_bias else None
         self.dx_scratch = None
+        # products this large run on BLAS's threads (see ``gradloom_cpu.executor``)
+        self.threaded_blas = self.rows * self.cols * self.attrs.num_hidden >= MIN_MACS
 
     def forward(self, is_train, inputs, outputs, aux):
         x, y = inputs[0], outputs[0]

@@ -26,7 +26,7 @@ class _FlatGroup:
 
     def __init__(self, buffers, optimizer, name2idx, add_mode):
         self.buffers = buffers
-        backend = buffers.backends[0]
+        self.backend = backend = buffers.backends[0]
         self.xp = xp = backend.xp
         n = buffers.n_train
         self.segments = [s for s in buffers.segments if s.stop <= n]
@@ -34,6 +34,10 @@ class _FlatGroup:
         self.weight = buffers.values[0][:n]
         self.fast = optimizer.has_step
         self.state = optimizer.create_flat_state(xp, self.weight) if self.fast else None
+
+        def block_step(weight, grad, lr, wd, t, *state):
+            optimizer.step(xp, weight, grad, state, lr, wd, t)
+        self._block_step = block_step
         self.scratch = xp.empty_like(self.weight) if add_mode else None
         dev = buffers.contexts[0].device_id
         lr_mults = [float(optimizer.lr_mult_of(i)) for i in self.indices]
@@ -70,6 +74,15 @@ class _FlatGroup:
             self._wd_value = self.wd_scale * base
             self._wd_for = base
         return self._wd_value
+
+    def step(self, opt, grad, lr, wd, t):
+        """One ``opt.step`` over this group: block by block where the rule allows (see
+        ``Backend.elementwise``), else in one call."""
+        if opt.step_is_elementwise:
+            self.backend.elementwise(self._block_step, (self.weight, grad, lr, wd, t)
+                                     + self.state)
+        else:
+            opt.step(self.xp, self.weight, grad, self.state, lr, wd, t)
 
     def reduced_grad(self, active, n_devices):
         """The gradient summed over the active devices (device 0's buffer, or a scratch
@@ -144,7 +157,7 @@ class FlatUpdater:
             grad = fg.reduced_grad(active, self.n_devices)
             if kv is not None:
                 kv.allreduce_flat(grad)
-            opt.step(fg.xp, fg.weight, grad, fg.state, fg.lr(lr), fg.wd(wd), t)
+            fg.step(opt, grad, fg.lr(lr), fg.wd(wd), t)
             b = fg.buffers
             for k in range(1, self.n_devices):
                 b.copy_value_across(0, k, b.n_train)

@@ -7,6 +7,7 @@ __all__ = ["Adam", "AdamW", "Adamax"]
 
 
 class _AdamBase(Optimizer):
+    step_is_elementwise = True
     num_state_slots = 2        # mean, variance
     single_state = False
     default_learning_rate = 0.001
@@ -84,6 +85,7 @@ class Adamax(Optimizer):
     w -= lr/(1-b1^t) * m/u``.
     """
 
+    step_is_elementwise = True
     num_state_slots = 2        # mean, infinity norm
     single_state = False
     default_learning_rate = 0.002

@@ -13,6 +13,7 @@ class RMSProp(Optimizer):
     eps); w += delta``. ``clip_weights`` then clamps the weights.
     """
 
+    step_is_elementwise = True
     single_state = False
     default_learning_rate = 0.001
 
@@ -70,6 +71,7 @@ class RMSProp(Optimizer):
 class AdaGrad(Optimizer):
     """AdaGrad: ``gg = clip(r*g); h += gg^2; w -= lr*(gg/sqrt(h + eps) + wd*w)``."""
 
+    step_is_elementwise = True
     num_state_slots = 1        # squared-gradient history
 
     def __init__(self, eps=1e-7, **kwargs):
@@ -101,6 +103,7 @@ class AdaDelta(Optimizer):
     gradient array is not clipped in place.
     """
 
+    step_is_elementwise = True
     num_state_slots = 2        # acc_g, acc_delta
     single_state = False
 

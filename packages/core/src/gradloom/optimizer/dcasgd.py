@@ -10,6 +10,7 @@ class DCASGD(Optimizer):
     ``m = momentum*m + step; w += m``, else ``w += step``; ``w_prev`` is the weight before
     the update (it starts as a copy of the initial weight)."""
 
+    step_is_elementwise = True
     single_state = False
 
     def __init__(self, momentum=0.0, lamda=0.04, **kwargs):

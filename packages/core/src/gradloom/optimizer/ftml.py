@@ -10,6 +10,7 @@ class FTML(Optimizer):
     d_t = (1-b1^t)/lr * (sqrt(v/(1-b2^t)) + eps); z = b1*z + (1-b1)*gg - (d_t - b1*d)*w;
     d = d_t; w = -z/d_t``."""
 
+    step_is_elementwise = True
     num_state_slots = 3        # d, v, z
     single_state = False
 

@@ -9,6 +9,7 @@ class Ftrl(Optimizer):
     """FTRL: ``gg = clip(r*g); z += gg - (sqrt(n + gg^2) - sqrt(n))*w/lr; n += gg^2;
     w = (sign(z)*lamda1 - z) / ((beta + sqrt(n))/lr + wd) * (|z| > lamda1)``."""
 
+    step_is_elementwise = True
     num_state_slots = 2        # z, n
     single_state = False
     default_learning_rate = 0.1

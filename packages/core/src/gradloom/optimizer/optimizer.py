@@ -42,6 +42,10 @@ class Optimizer:
     single_state = True
     #: learning rate used when neither ``learning_rate`` nor ``lr_scheduler`` is given
     default_learning_rate = 0.01
+    #: ``step`` computes every element from the same element of its arrays alone, so the
+    #: updater may run it block by block (cache-sized, over several threads). All built-in
+    #: rules do; a rule that looks across elements (a norm, as in LARS) must leave it False.
+    step_is_elementwise = False
 
     def __init__(self, rescale_grad=1.0, param_idx2name=None, wd=0.0, clip_gradient=None,
                  learning_rate=None, lr_scheduler=None, sym=None, begin_num_update=0,

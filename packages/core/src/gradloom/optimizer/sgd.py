@@ -20,6 +20,8 @@ class SGD(Optimizer):
     accepted and ignored.
     """
 
+    step_is_elementwise = True
+
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
@@ -59,6 +61,8 @@ class NAG(Optimizer):
     Without momentum it is plain SGD.
     """
 
+    step_is_elementwise = True
+
     def __init__(self, momentum=0.0, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
@@ -91,6 +95,8 @@ class Signum(Optimizer):
     With momentum: ``m = mu*m - (1-mu)*(clip(r*g) + wd*w); w = (1 - lr*wd_lh)*w +
     lr*sign(m)``. Without: ``w = (1 - lr*wd)*w - lr*sign(g)``.
     """
+
+    step_is_elementwise = True
 
     def __init__(self, learning_rate=None, momentum=0.9, wd_lh=0.0, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
