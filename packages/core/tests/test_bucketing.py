@@ -93,6 +93,36 @@ def test_pool_sized_by_largest_bucket_not_sum():
     assert usage["pool"] == sizes[12]
 
 
+def test_a_grown_pool_frees_its_outgrown_arrays_at_once():
+    # started on the smallest bucket, the pool grows with every longer one; no bucket's
+    # executor (or kernel cache) may keep an old array alive, without help from the collector
+    import gc
+    import weakref
+    mod = _bound(default=3, optimizer="sgd")
+    pool = _pool(mod, 3)
+    seen = [weakref.ref(a) for a in pool.arrays.values()]
+    gc.disable()
+    try:
+        for key in (6, 4, 9, 12, 3, 12):
+            mod.forward_backward(_batch(key))
+            mod.update()
+            seen += [weakref.ref(a) for a in pool.arrays.values()
+                     if not any(r() is a for r in seen)]
+            current = list(pool.arrays.values())
+            assert all(any(r() is b for b in current) for r in seen if r() is not None), key
+            del current
+    finally:
+        gc.enable()
+    assert len(seen) >= 4            # it did grow: 3 -> 6 -> 9 -> 12
+    # every bucket still trains on the re-carved buffers
+    before = mod.get_params()[0]["pred_weight"].asnumpy()
+    for key in (3, 6, 4, 9):
+        mod.forward_backward(_batch(key, seed=key))
+        mod.update()
+        assert np.isfinite(mod.get_outputs()[0].asnumpy()).all()
+    assert not np.allclose(mod.get_params()[0]["pred_weight"].asnumpy(), before)
+
+
 def test_gradients_shared_write_and_add():
     def sym_gen(_key):
         a = mx.sym.Variable("a", shape=(1,), init=mx.init.One())

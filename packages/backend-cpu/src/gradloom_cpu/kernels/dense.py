@@ -27,6 +27,9 @@ class CpuFullyConnectedKernel(FullyConnectedKernel):
         # products this large run on BLAS's threads (see ``gradloom_cpu.executor``)
         self.threaded_blas = self.rows * self.cols * self.attrs.num_hidden >= MIN_MACS
 
+    def forget_arrays(self):
+        self._fwd_key = self._bwd_key = None
+
     def forward(self, is_train, inputs, outputs, aux):
         x, y = inputs[0], outputs[0]
         key = self._fwd_key

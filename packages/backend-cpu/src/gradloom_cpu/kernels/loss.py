@@ -39,6 +39,9 @@ class CpuSoftmaxOutputKernel(SoftmaxOutputKernel):
             self.dx_scratch = None
         self._views = None
 
+    def forget_arrays(self):
+        self._views = None
+
     def _2d(self, x, y):
         views = self._views
         if views is None or views[0] is not x or views[1] is not y:

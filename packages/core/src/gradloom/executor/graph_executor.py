@@ -74,6 +74,7 @@ class GraphExecutor:
         self._head_dirty = False
         self._wrappers = {}
         self._carve()
+        self._pool.attach(self)
         # a profiler state change re-plans live executors (timed call lists only then)
         _profiler.register_executor(self)
         # the NDArray views users see are made once, here, and stay the same objects
@@ -187,7 +188,19 @@ class GraphExecutor:
                 grads[e] = self._private_grad[e]
         self._values, self._grads = values, grads
         self._generation = pool.generation
+        for kernel in self._kernels:
+            if kernel is not None:
+                kernel.forget_arrays()
         self._build_plans()
+
+    def _release_views(self):
+        """Drop every view of the pool (it is about to be reallocated; ``_carve`` follows)."""
+        self._values = self._grads = None
+        self._fwd = self._bwd = self._fwd_active = self._bwd_active = ()
+        self._node_io = {}
+        for kernel in self._kernels:
+            if kernel is not None:
+                kernel.forget_arrays()
 
     def _build_plans(self):
         plan, values, grads = self._plan, self._values, self._grads

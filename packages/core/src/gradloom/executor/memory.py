@@ -4,10 +4,14 @@ One flat array per dtype per device. An executor lays its intermediate buffers (
 outputs, intermediate gradients) out from offset 0; executors bound with ``shared_exec`` use
 the same pool and overlap, which is safe because buckets of a ``BucketingModule`` run one at a
 time. When an executor needs more than the pool holds, the pool is reallocated larger and its
-``generation`` increases; every executor compares the generation at the start of ``forward``
-(one int compare) and re-carves its views when it changed. So the pool ends up the size of the
-largest bucket, not the sum of all buckets (MXNet issues #1799/#5035).
+``generation`` increases; the executors already using it re-carve their views from the new
+arrays at once, so none keeps an outgrown array alive (a bucketing run that starts on its
+smallest bucket would otherwise hold every size it grew through). Each executor also compares
+the generation at the start of ``forward`` (one int compare). So the pool ends up the size of
+the largest bucket, not the sum of all buckets (MXNet issues #1799/#5035).
 """
+import weakref
+
 import numpy as np
 
 ALIGN_BYTES = 64  # keeps every buffer cache-line (and SIMD) aligned
@@ -27,22 +31,36 @@ class MemoryPool:
         self.device_id = device_id
         self.arrays = {}
         self.generation = 0
+        self._users = weakref.WeakSet()   # executors holding views (``attach``)
 
     def compatible(self, backend, device_id):
         return self.backend is backend and self.device_id == device_id
 
+    def attach(self, executor):
+        """Register ``executor``: when the pool grows, its ``_release_views()`` runs before
+        the new arrays are allocated and its ``_carve()`` after."""
+        self._users.add(executor)
+
     def reserve(self, needs):
-        """Make sure the pool holds ``needs[dtype]`` elements per dtype (grows, never shrinks)."""
-        grown = False
-        for dtype, nelems in needs.items():
-            current = self.arrays.get(dtype)
-            if current is None or current.size < nelems:
-                # the old contents are scratch space, so a fresh array needs no copy
-                self.arrays[dtype] = self.backend.empty((max(nelems, 1),), dtype=dtype,
-                                                        device_id=self.device_id)
-                grown = True
-        if grown:
-            self.generation += 1
+        """Make sure the pool holds ``needs[dtype]`` elements per dtype (grows, never shrinks).
+
+        On growth every attached executor re-carves before this returns."""
+        short = [dtype for dtype, nelems in needs.items()
+                 if dtype not in self.arrays or self.arrays[dtype].size < nelems]
+        if not short:
+            return self.generation
+        # the old contents are scratch space: let go of them before allocating, so the old
+        # and the new array never exist at once
+        users = list(self._users)
+        for user in users:
+            user._release_views()
+        for dtype in short:
+            self.arrays.pop(dtype, None)
+            self.arrays[dtype] = self.backend.empty((max(needs[dtype], 1),), dtype=dtype,
+                                                    device_id=self.device_id)
+        self.generation += 1
+        for user in users:
+            user._carve()
         return self.generation
 
     def view(self, dtype, offset, shape):

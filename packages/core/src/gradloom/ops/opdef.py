@@ -236,6 +236,12 @@ class Kernel:
     def setup(self):
         """Precompute whatever depends only on attributes and shapes (workspace, views)."""
 
+    def forget_arrays(self):
+        """Drop whatever this kernel keeps of the arrays it was last called with.
+
+        The executor calls it when it re-carves its buffers (a shared pool grew), so a
+        cache of views does not keep an outgrown buffer alive."""
+
     def forward(self, is_train, inputs, outputs, aux):
         """Compute ``outputs`` (preallocated, written in place) from ``inputs``.
 
