@@ -125,3 +125,75 @@ def test_train_then_score_and_predict_bundled(cpu_state, runner, tmp_path):
     result = runner.invoke(cli, ["score", prefix, "mnist-small", "--metric", "nope"])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ")
+
+
+LM_LINES = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog",
+            "the mat and the log"]
+
+
+@pytest.fixture
+def trained_lm(cpu_state, runner, tmp_path):
+    """A word-level lstm-lm trained on a four-sentence toy language; (prefix, text, log)."""
+    pytest.importorskip("gradloom.rnn")
+    text = tmp_path / "toy.txt"
+    text.write_text("\n".join(LM_LINES * 12) + "\n")
+    prefix = str(tmp_path / "lm")
+    log = tmp_path / "log.jsonl"
+    result = runner.invoke(cli, [
+        "train", "--model", "lstm-lm", "--data", str(text), "--val-data", str(text),
+        "--model-param", "num_hidden=24", "--model-param", "num_embed=8",
+        "--model-param", "num_layers=1", "--model-param", "buckets=4,6", "--batch-size", "8",
+        "--optimizer", "adam", "--opt-param", "learning_rate=0.05", "--epochs", "8",
+        "--checkpoint", prefix, "--log-json", str(log)])
+    assert result.exit_code == 0, result.output
+    return prefix, text, [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_score_language_model_gives_the_validation_perplexity(runner, trained_lm, tmp_path):
+    prefix, text, records = trained_lm
+    result = runner.invoke(cli, ["score", prefix, str(text), "--json", "--batch-size", "5"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # every line of the toy text fits bucket 6 and fills whole batches of 8 in training, so
+    # training's validation pass saw exactly these tokens (5 or 4 predicted per line)
+    assert (report["lines"], report["tokens"], report["skipped_lines"]) == (48, 216, 0)
+    perplexity = report["metrics"]["perplexity"]
+    np.testing.assert_allclose(perplexity, records[-1]["validation"]["perplexity"], rtol=1e-4)
+    assert perplexity < 3.0        # a uniform guess over the 10 words would score 10
+    # one line longer than the longest bucket is counted, not scored
+    extra = tmp_path / "more.txt"
+    extra.write_text(f"{LM_LINES[0]}\n{' '.join(['the'] * 7)}\n")
+    result = runner.invoke(cli, ["score", prefix, str(extra)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"{prefix}-0008.params on {extra} (1 lines, 5 predicted tokens; 1 longer than the "
+        f"longest bucket (6) skipped):")
+    result = runner.invoke(cli, ["score", prefix, str(extra), "--metric", "acc"])
+    assert result.exit_code == 2
+    assert "scored by perplexity" in result.stderr
+
+
+def test_predict_language_model_continues_each_line(runner, trained_lm, tmp_path):
+    prefix, _, _ = trained_lm
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("the cat sat on the\nthe dog sat on\nthe zebra\n"
+                       + " ".join(["a"] * 9) + "\n")
+    result = runner.invoke(cli, ["predict", prefix, str(prompts), "--top-k", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith("0\tmat (")       # the cat sits on the mat...
+    assert lines[1].startswith("1\tthe (")       # ...and anything sits on "the"
+    assert lines[2].split("\t")[0] == "2"        # unseen words become <unk>, still predicted
+    assert lines[3] == "3\t(longer than the longest bucket (6 tokens))"
+    out = tmp_path / "next.npy"
+    result = runner.invoke(cli, ["predict", prefix, str(prompts), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    probs = np.load(out)
+    vocab = json.loads(Path(f"{prefix}-vocab.json").read_text())
+    assert vocab["tokens"] == "words"
+    assert probs.shape == (4, max(vocab["vocab"].values()) + 1)
+    np.testing.assert_allclose(probs[:3].sum(axis=1), 1.0, rtol=1e-5)
+    assert (probs[:3, 0] == 0).all()                 # padding is no token
+    assert np.isnan(probs[3]).all()
+    assert probs[0, vocab["vocab"]["mat"]] > 0.5

@@ -31,16 +31,23 @@ def _write_outputs(path, outputs):
 def predict_command(checkpoint, inputs, epoch, output, top_k, context, batch_size):
     """Predict INPUT (.npy, .npz, .csv or IDX file) with CHECKPOINT (a prefix like runs/mlp).
 
-    A .csv here holds only features (no label column); a .npz needs an array 'data'.
+    A .csv here holds only features (no label column); a .npz needs an array 'data'. For an
+    lstm-lm checkpoint INPUT is a .txt file: each line gets the most likely next tokens.
     """
-    import numpy as np
-
     import gradloom as mx
 
+    from .. import checkpoints, language_model
     from ..contexts import parse_contexts
     from ..data import load_arrays
     from ..inference import load_module
     contexts = parse_contexts(context)
+    prefix, epoch = checkpoints.split_checkpoint(checkpoint, epoch, option="CHECKPOINT")
+    if language_model.is_language_model(prefix):
+        model = language_model.LanguageModel(prefix, epoch, contexts, batch_size)
+        outputs, skipped = language_model.predict(model, inputs)
+        _report(outputs, output, top_k, model.token_label,
+                skipped and f"longer than the longest bucket ({model.buckets[-1]} tokens)")
+        return
     data, _ = load_arrays(inputs, "test", need_label=False, option="INPUT")
     batch = min(batch_size, len(data))
     module, shape, _, _ = load_module(checkpoint, epoch, data.shape[1:], contexts, batch)
@@ -48,7 +55,13 @@ def predict_command(checkpoint, inputs, epoch, output, top_k, context, batch_siz
     data_iter = mx.io.NDArrayIter(data, None, batch)
     outputs = module.predict(data_iter)
     outputs = outputs[0] if isinstance(outputs, list) else outputs
-    outputs = outputs.asnumpy()[: len(data)]
+    _report(outputs.asnumpy()[: len(data)], output, top_k, str)
+
+
+def _report(outputs, output, top_k, label_of, missing=None):
+    """Write ``outputs`` to ``output``, or print each row's top-k labels; rows of NaN (no
+    prediction) print ``missing`` instead."""
+    import numpy as np
     if output:
         _write_outputs(output, outputs)
         click.echo(f"Wrote outputs of shape {outputs.shape} to {output}")
@@ -57,5 +70,8 @@ def predict_command(checkpoint, inputs, epoch, output, top_k, context, batch_siz
     k = min(top_k, flat.shape[1])
     order = np.argsort(-flat, axis=1, kind="stable")[:, :k]
     for index, row in enumerate(order):
-        pairs = "  ".join(f"{label} ({flat[index, label]:.4f})" for label in row)
+        if missing and np.isnan(flat[index, 0]):
+            click.echo(f"{index}\t({missing})")
+            continue
+        pairs = "  ".join(f"{label_of(label)} ({flat[index, label]:.4f})" for label in row)
         click.echo(f"{index}\t{pairs}")

@@ -35,13 +35,14 @@ def read_sentences(path, tokens, option="--data"):
     return [list(line) for line in lines if line.strip()]
 
 
-def _write_vocab(prefix, vocab):
+def _write_vocab(prefix, vocab, tokens):
+    """``PREFIX-vocab.json``: token ids and how text was split, for predict and score."""
     import json
 
     from gradloom.fileio import atomic_write
     with atomic_write(f"{prefix}-vocab.json", "w") as handle:
-        json.dump({"invalid_label": INVALID_LABEL, "unknown": UNKNOWN, "vocab": vocab},
-                  handle, ensure_ascii=False, sort_keys=True)
+        json.dump({"invalid_label": INVALID_LABEL, "unknown": UNKNOWN, "tokens": tokens,
+                   "vocab": vocab}, handle, ensure_ascii=False, sort_keys=True)
 
 
 def make_job(settings, contexts):
@@ -75,7 +76,7 @@ def make_job(settings, contexts):
                                              buckets=buckets, invalid_label=INVALID_LABEL)
         val_count = len(val_sentences)
     if settings.checkpoint:
-        _write_vocab(settings.checkpoint, vocab)
+        _write_vocab(settings.checkpoint, vocab, params["tokens"])
     sym_gen = lstm_lm_sym_gen(vocab_size, **sizes)
     default_key = train_iter.default_bucket_key
 

@@ -116,6 +116,11 @@ class BucketingModule(BaseModule):
         return list(self._buckets)
 
     @property
+    def saved_bucket_keys(self):
+        """Keys of the buckets whose symbols ``load()`` read from the checkpoint."""
+        return list(self._saved_symbols)
+
+    @property
     def data_names(self):
         if self.binded:
             return self._curr_module.data_names
