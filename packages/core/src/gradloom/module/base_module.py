@@ -344,9 +344,25 @@ class BaseModule:
     # -- parameters -----------------------------------------------------------------------
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
                    allow_extra=False):
+        """Assign parameter values. Missing names raise unless ``allow_missing`` (they keep
+        their values), extra names raise unless ``allow_extra``."""
+        if not allow_missing:
+            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                             allow_missing=False, force_init=force_init,
+                             allow_extra=allow_extra)
+            return
+        if self.params_initialized and not force_init:
+            warnings.warn("Parameters already initialized and force_init=False. "
+                          "set_params call ignored.", UserWarning, stacklevel=2)
+            return
+        need_bound(self, "set_params()")
+        self._assign_params(arg_params, aux_params, allow_extra)
+
+    def _assign_params(self, arg_params, aux_params, allow_extra):
+        """``set_params`` with ``allow_missing``, on a bound module: the given values
+        replace the current ones, the others stay."""
         self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
-                         allow_missing=allow_missing, force_init=force_init,
-                         allow_extra=allow_extra)
+                         allow_missing=True, force_init=True, allow_extra=allow_extra)
 
     def save_params(self, fname):
         """Write the parameters as an MXNet ``.params`` file (``arg:``/``aux:`` keys)."""

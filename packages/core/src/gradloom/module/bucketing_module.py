@@ -12,13 +12,12 @@ save every used bucket's symbol as it was trained (any JSON-able key), the param
 on request, the optimizer state; ``load`` does not need ``sym_gen`` for saved buckets.
 """
 import logging
-import warnings
 
 from ..base import ParameterError
 from ..io import DataDesc
 from ..name import NameManager
 from .base_module import BaseModule
-from .errors import (InputsGradError, NotBoundError, ParamsNotInitializedError, need_bound,
+from .errors import (NotBoundError, ParamsNotInitializedError, need_bound,
                      need_optimizer, need_params)
 from .memory_usage import module_memory
 from .module import Module, _check_input_names
@@ -177,18 +176,7 @@ class BucketingModule(BaseModule):
         self._params_dirty = False
         self.params_initialized = True
 
-    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
-                   allow_extra=False):
-        if not allow_missing:
-            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
-                             allow_missing=False, force_init=force_init,
-                             allow_extra=allow_extra)
-            return
-        if self.params_initialized and not force_init:
-            warnings.warn("Parameters already initialized and force_init=False. "
-                          "set_params call ignored.", UserWarning, stacklevel=2)
-            return
-        need_bound(self, "set_params()")
+    def _assign_params(self, arg_params, aux_params, allow_extra):
         self._curr_module.set_params(arg_params, aux_params, allow_missing=True,
                                      force_init=True, allow_extra=allow_extra)
         self._params_dirty = True
@@ -378,9 +366,7 @@ class BucketingModule(BaseModule):
 
     def get_input_grads(self, merge_multi_context=True):
         need_params(self, "get_input_grads()")
-        if not self.inputs_need_grad:
-            raise InputsGradError("input gradients are only computed for a module bound with "
-                                  "inputs_need_grad=True: bind(..., inputs_need_grad=True)")
+        # the current bucket's Module checks inputs_need_grad (every bucket is bound alike)
         return self._curr_module.get_input_grads(merge_multi_context=merge_multi_context)
 
     def get_states(self, merge_multi_context=True):

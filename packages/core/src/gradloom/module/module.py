@@ -280,20 +280,7 @@ class Module(BaseModule):
                     raise ShapeError(f"{what} {name!r} has shape {expected} in this module but "
                                      f"the given value has shape {tuple(value.shape)}")
 
-    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
-                   allow_extra=False):
-        """Assign parameter values. Missing names raise unless ``allow_missing`` (they keep
-        their values), extra names raise unless ``allow_extra``."""
-        if not allow_missing:
-            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
-                             allow_missing=allow_missing, force_init=force_init,
-                             allow_extra=allow_extra)
-            return
-        if self.params_initialized and not force_init:
-            warnings.warn("Parameters already initialized and force_init=False. "
-                          "set_params call ignored.", UserWarning, stacklevel=2)
-            return
-        need_bound(self, "set_params()")
+    def _assign_params(self, arg_params, aux_params, allow_extra):
         self._check_names(arg_params, aux_params, True, allow_extra)
         if self._params_dirty:
             self._sync_params_from_devices()
