@@ -364,6 +364,17 @@ class BaseModule:
         self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
                          allow_missing=True, force_init=True, allow_extra=allow_extra)
 
+    def _save_epoch_files(self, prefix, epoch, save_optimizer_states):
+        """A checkpoint's per-epoch files (the symbols are the caller's): ``prefix-%04d
+        .params`` and, if asked, ``prefix-%04d.states``."""
+        param_name = f"{prefix}-{epoch:04d}.params"
+        self.save_params(param_name)
+        self.logger.info('Saved checkpoint to "%s"', param_name)
+        if save_optimizer_states:
+            state_name = f"{prefix}-{epoch:04d}.states"
+            self.save_optimizer_states(state_name, epoch=epoch)
+            self.logger.info('Saved optimizer state to "%s"', state_name)
+
     def save_params(self, fname):
         """Write the parameters as an MXNet ``.params`` file (``arg:``/``aux:`` keys)."""
         from ..ndarray import save

@@ -412,13 +412,7 @@ class BucketingModule(BaseModule):
         buckets = [(k, m) for k, m in self._buckets.items() if m.binded]
         write_bucket_symbols(prefix, self._default_bucket_key, buckets,
                              remove_amp_cast=remove_amp_cast)
-        param_name = f"{prefix}-{epoch:04d}.params"
-        self.save_params(param_name)
-        self.logger.info('Saved checkpoint to "%s"', param_name)
-        if save_optimizer_states:
-            state_name = f"{prefix}-{epoch:04d}.states"
-            self.save_optimizer_states(state_name, epoch=epoch)
-            self.logger.info('Saved optimizer state to "%s"', state_name)
+        self._save_epoch_files(prefix, epoch, save_optimizer_states)
 
     @staticmethod
     def load(prefix, epoch, sym_gen=None, default_bucket_key=None,

@@ -170,13 +170,7 @@ class Module(BaseModule):
         if self._kvstore is not None and self._kvstore.rank != 0:
             return
         self._symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
-        param_name = f"{prefix}-{epoch:04d}.params"
-        self.save_params(param_name)
-        self.logger.info('Saved checkpoint to "%s"', param_name)
-        if save_optimizer_states:
-            state_name = f"{prefix}-{epoch:04d}.states"
-            self.save_optimizer_states(state_name, epoch=epoch)
-            self.logger.info('Saved optimizer state to "%s"', state_name)
+        self._save_epoch_files(prefix, epoch, save_optimizer_states)
 
     # -- information ----------------------------------------------------------------------
     @property
