@@ -169,3 +169,13 @@ def test_allreduce_flat_is_identity_for_one_process():
     kv.allreduce_flat(buf)
     kv.broadcast_flat(buf)
     np.testing.assert_array_equal(buf, np.arange(6, dtype=np.float32))
+
+
+def test_a_single_process_store_trains_on_all_batches_and_keeps_metrics():
+    kv = mx.kv.create("local")
+    it = mx.io.NDArrayIter(np.arange(12, dtype=np.float32).reshape(6, 2), batch_size=2)
+    assert kv.shard(it) is it
+    metric = mx.metric.create("acc")
+    metric.update([mx.nd.array([1, 0])], [mx.nd.array([[0.2, 0.8], [0.9, 0.1]])])
+    assert kv.reduce_metric(metric) is metric
+    assert metric.get() == ("accuracy", 1.0) and metric.num_inst == 2

@@ -106,3 +106,36 @@ def test_launch_runs_script_on_two_ranks_and_propagates_failure(mpiexec, tmp_pat
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.count("dist_sync ") == 2
+
+
+@pytest.mark.mpi
+def test_cli_train_on_two_ranks_shares_the_batches_and_reports_once(mpiexec, tmp_path):
+    import json
+    import subprocess
+    gradloom = os.path.join(os.path.dirname(sys.executable), "gradloom")
+    log, prefix = tmp_path / "log.jsonl", tmp_path / "ck" / "mlp"
+    args = ["train", "--model", "mlp", "--data", "mnist-small", "--epochs", "2",
+            "--log-json", str(log), "--checkpoint", str(prefix)]
+    run = subprocess.run([gradloom, "launch", "-n", "2", "--", "gradloom", *args,
+                          "--kvstore", "dist_sync"], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    # one report (rank 0's), not one per rank
+    assert out.count("Training mlp on mnist-small") == 1
+    assert "kvstore dist_sync (2 workers, progress of rank 0)" in out
+    assert out.count("Epoch 2/2:  train-accuracy=") == 1
+    # 5,000 digits in batches of 64 are 79 batches: each rank trains on 39 of them (the
+    # last, incomplete round of two is left out on both), not on all 79
+    assert "batch 39/39" in out and "/79" not in out
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert records[-1]["validation"]["accuracy"] > 0.75
+    assert sorted(p.name for p in prefix.parent.iterdir()) == [
+        "mlp-0001.params", "mlp-0001.states", "mlp-0002.params", "mlp-0002.states",
+        "mlp-symbol.json"]
+    # the same run in one process takes all 79 batches per epoch
+    single = subprocess.run([gradloom, *args[:6], "1"], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert single.returncode == 0, single.stderr
+    assert "batch 79/79" in single.stdout

@@ -6,6 +6,7 @@ classifiers are built here, sequence models by their zoo module. The loop is the
 per-epoch records and resumable checkpoints (parameters, optimizer state, epoch) come from
 one place for every kind of module.
 """
+import functools
 import os
 
 from gradloom.base import ConfigError
@@ -121,13 +122,16 @@ def _classifier_job(settings, contexts, zoo_model):
             "summary": f"{len(train_x)} samples, {validation}, {num_classes} classes"}
 
 
-def describe(settings, job, optimizer_params):
+def describe(settings, job, optimizer_params, kvstore=None):
     """One line saying what is about to be trained, where, and how."""
     devices = ",".join(str(c) for c in job["contexts"])
     params = ", ".join(f"{k}={v}" for k, v in sorted(optimizer_params.items()))
+    workers = ""
+    if kvstore is not None and kvstore.num_workers > 1:
+        workers = f" ({kvstore.num_workers} workers, progress of rank 0)"
     return (f"Training {settings.model} on {settings.data} ({job['summary']}) on {devices}, "
-            f"kvstore {job['kvstore'] or 'none'}, batch size {job['train'].batch_size}, "
-            f"{settings.optimizer}({params})")
+            f"kvstore {job['kvstore'] or 'none'}{workers}, batch size "
+            f"{job['train'].batch_size}, {settings.optimizer}({params})")
 
 
 def _expected_shapes(symbol, provide_data, provide_label):
@@ -170,6 +174,16 @@ def train(settings, progress_factory, echo):
     mx.random.seed(settings.seed)
     job = prepare(settings)
     train_iter, val_iter = job["train"], job["val"]
+    kvstore = mx.kv.create(job["kvstore"]) if job["kvstore"] else None
+    if kvstore is not None:
+        # every rank builds the same shuffled iterator (same data, same --seed) and trains
+        # on its own share of the batches
+        train_iter = kvstore.shard(train_iter)
+    log_json, plot = settings.log_json, settings.plot
+    if kvstore is not None and not kvstore.should_write_checkpoint:
+        # rank 0 reports for every rank: the others print nothing and write no log or plot
+        echo, log_json, plot = _silent, None, None
+        progress_factory = functools.partial(progress_factory, stream=_NullStream())
     begin_epoch, arg_params, aux_params, states_file = 0, None, None, None
     if settings.resume:
         begin_epoch, arg_params, aux_params, states_file = _resume_point(settings, job)
@@ -182,13 +196,13 @@ def train(settings, progress_factory, echo):
              f"{', with optimizer state' if states_file else ', no optimizer state saved'})")
     optimizer_params = dict(settings.optimizer_params)
     optimizer_params.setdefault("learning_rate", 0.1)
-    echo(describe(settings, job, optimizer_params))
+    echo(describe(settings, job, optimizer_params, kvstore))
     module = job["make_module"](job["contexts"])
     module.bind(data_shapes=train_iter.provide_data, label_shapes=train_iter.provide_label)
     module.init_params(initializer=job["initializer"], arg_params=arg_params,
                        aux_params=aux_params)
     # Module sets rescale_grad = 1/batch size itself (MXNet's rule), so it is not set here
-    module.init_optimizer(kvstore=job["kvstore"], optimizer=settings.optimizer,
+    module.init_optimizer(kvstore=kvstore, optimizer=settings.optimizer,
                           optimizer_params=optimizer_params)
     if states_file:
         module.load_optimizer_states(states_file)
@@ -207,6 +221,8 @@ def train(settings, progress_factory, echo):
             module.update_metric(metric, batch.label)
             progress.batch(nbatch, train_iter.batch_size - (batch.pad or 0),
                            metric.get_name_value)
+        if kvstore is not None:
+            kvstore.reduce_metric(metric)   # the epoch's metric over every rank's batches
         record = {"epoch": epoch + 1, "train": dict(metric.get_name_value()),
                   "time": round(progress.elapsed, 3),
                   "samples_per_sec": round(progress.samples_per_sec, 1)}
@@ -217,12 +233,29 @@ def train(settings, progress_factory, echo):
             record["checkpoint"] = checkpoints.params_path(settings.checkpoint, epoch + 1)
         records.append(record)
         progress.end_epoch(record)
-        if settings.log_json:
-            write_json_log(settings.log_json, records)
-    if settings.plot:
-        plot_curves(settings.plot, records)
-        echo(f"Training curves written to {settings.plot}")
+        if log_json:
+            write_json_log(log_json, records)
+    if plot:
+        plot_curves(plot, records)
+        echo(f"Training curves written to {plot}")
     return records
+
+
+def _silent(message):
+    """``echo`` of the ranks that do not report."""
+
+
+class _NullStream:
+    """Where the progress of the ranks that do not report goes."""
+
+    def write(self, text):
+        pass
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
 
 
 def _count_batches(data_iter):

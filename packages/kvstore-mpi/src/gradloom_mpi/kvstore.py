@@ -141,6 +141,17 @@ class MPIKVStore(KVStore):
         """Only rank 0 writes files (checkpoints, optimizer states); all ranks hold the same."""
         return self._rank == 0
 
+    def shard(self, data_iter):
+        """Every ``num_workers``-th batch, from this rank's offset (``ShardedIter``)."""
+        if self._size == 1:
+            return data_iter
+        from .data import ShardedIter
+        return ShardedIter(data_iter, self)
+
+    def reduce_metric(self, metric):
+        from .data import reduce_metric
+        return reduce_metric(metric, self)
+
     def __repr__(self):
         return (f"MPIKVStore(type={self.type!r}, rank={self._rank}, num_workers={self._size}, "
                 f"fusion_threshold_bytes={self.fusion_threshold_bytes})")

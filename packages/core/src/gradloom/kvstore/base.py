@@ -113,6 +113,20 @@ class KVStore(abc.ABC):
     def barrier(self):
         """Wait until every worker reaches this point (no-op for one worker)."""
 
+    def shard(self, data_iter):
+        """The part of ``data_iter`` this worker trains on.
+
+        ``data_iter`` must yield the same batches on every worker (same data, same shuffle
+        seed). A single-process store trains on all of it; a distributed store gives each
+        worker its own batches and every worker as many per epoch.
+        """
+        return data_iter
+
+    def reduce_metric(self, metric):
+        """Make ``metric`` count every worker's examples, in place (a collective on
+        distributed stores: every worker calls it, once per epoch); returns it."""
+        return metric
+
     def set_optimizer(self, optimizer):
         """Run ``optimizer`` on the store: ``push`` then updates the stored weights."""
         from ..optimizer import get_updater

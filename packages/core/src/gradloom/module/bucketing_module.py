@@ -408,6 +408,9 @@ class BucketingModule(BaseModule):
         asked, ``prefix-%04d.states``. Each file is written atomically."""
         if not self._buckets:
             raise NotBoundError("save_checkpoint() needs at least one bucket: bind() first")
+        kvstore = self._curr_module._kvstore
+        if kvstore is not None and kvstore.rank != 0:
+            return   # every rank holds the same parameters: rank 0 writes them (as Module)
         from .bucket_checkpoint import write_bucket_symbols
         buckets = [(k, m) for k, m in self._buckets.items() if m.binded]
         write_bucket_symbols(prefix, self._default_bucket_key, buckets,
