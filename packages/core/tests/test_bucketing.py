@@ -387,3 +387,27 @@ def test_bucket_using_fewer_trained_parameters_is_refused():
     mod.init_params()
     with pytest.raises(ParameterError, match="extra_weight"):
         mod.switch_bucket(1, [("data", (2, 3))], [("out_label", (2, 4))])
+
+
+def test_a_pool_that_fails_to_grow_leaves_no_bucket_running_on_released_buffers(monkeypatch):
+    mod = _bound(default=3, optimizer="sgd")
+    mod.forward_backward(_batch(3))
+    want = mod.get_outputs()[0].asnumpy().copy()
+    pool = _pool(mod, 3)
+    real_empty = pool.backend.empty
+    calls = []
+
+    def no_memory(*args, **kwargs):
+        calls.append(args)
+        raise MemoryError("out of memory (test)")
+    monkeypatch.setattr(pool.backend, "empty", no_memory)
+    with pytest.raises(MemoryError):
+        mod.forward(_batch(12), is_train=False)        # a longer bucket needs a larger pool
+    assert calls
+    with pytest.raises(MemoryError):                   # the old bucket retries, never runs
+        mod.forward(_batch(3), is_train=False)         # on the released buffers
+    monkeypatch.setattr(pool.backend, "empty", real_empty)
+    mod.forward(_batch(3), is_train=False)
+    np.testing.assert_allclose(mod.get_outputs()[0].asnumpy(), want, rtol=1e-6)
+    mod.forward(_batch(12), is_train=False)
+    assert mod.get_outputs()[0].shape == (BATCH * 12, VOCAB)

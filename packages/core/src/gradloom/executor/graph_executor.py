@@ -162,6 +162,7 @@ class GraphExecutor:
     def _carve(self):
         """(Re)build every array view and the flat call lists from the pool's current arrays."""
         plan, pool = self._plan, self._pool
+        pool.reserve(plan.pool_needs)   # a no-op unless an earlier growth failed
         values = [None] * plan.num_entries
         grads = [None] * plan.num_entries
         for e, loc in enumerate(plan.value_loc):

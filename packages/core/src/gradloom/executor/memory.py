@@ -54,11 +54,15 @@ class MemoryPool:
         users = list(self._users)
         for user in users:
             user._release_views()
-        for dtype in short:
-            self.arrays.pop(dtype, None)
-            self.arrays[dtype] = self.backend.empty((max(needs[dtype], 1),), dtype=dtype,
-                                                    device_id=self.device_id)
-        self.generation += 1
+        try:
+            for dtype in short:
+                self.arrays.pop(dtype, None)
+                self.arrays[dtype] = self.backend.empty((max(needs[dtype], 1),), dtype=dtype,
+                                                        device_id=self.device_id)
+        finally:
+            # also when the allocation failed (out of memory): every user then re-carves,
+            # which retries it, before it runs again, instead of running on released views
+            self.generation += 1
         for user in users:
             user._carve()
         return self.generation
