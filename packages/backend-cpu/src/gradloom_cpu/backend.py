@@ -45,12 +45,12 @@ class CpuBackend(Backend):
         np.copyto(dst, array, casting="unsafe")
 
     def elementwise(self, fn, arrays):
-        n = next(a.shape[0] for a in arrays if isinstance(a, np.ndarray))
+        n = arrays[0].shape[0]
         if n < 2 * BLOCK:
             fn(*arrays)
             return
-        SPLITTER.run(fn, [tuple(a[start:stop] if isinstance(a, np.ndarray) else a
-                                for a in arrays)
+        cut = [isinstance(a, np.ndarray) and a.ndim == 1 and a.shape[0] == n for a in arrays]
+        SPLITTER.run(fn, [tuple(a[start:stop] if c else a for a, c in zip(arrays, cut))
                           for start, stop in bounds(n, -(-n // BLOCK))])
 
     def make_executor(self, request):
