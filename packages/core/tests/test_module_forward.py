@@ -227,3 +227,20 @@ def test_grad_req_add_accumulates_until_zero_grad():
     np.testing.assert_array_equal(grads[0]["fc_bias"].asnumpy(), [4.0, 4.0])   # 2 x 2 rows
     mod.zero_grad()
     np.testing.assert_array_equal(mod.get_grads()["fc_bias"].asnumpy(), [0.0, 0.0])
+
+
+def test_merged_outputs_of_an_earlier_batch_keep_their_values():
+    # test-cases B9: outputs merged over two devices are new arrays for each forward
+    mod = mx.mod.Module(mx.sym.Variable("data") * 2, label_names=None,
+                        context=[mx.cpu(0), mx.cpu(1)])
+    mod.bind([("data", (4, 3))], for_training=False)
+    mod.init_params()
+    mod.forward(mx.io.DataBatch([mx.nd.ones((4, 3))]))
+    first = mod.get_outputs()[0]
+    assert mod.get_outputs()[0] is first             # no forward in between: the same arrays
+    mod.forward(mx.io.DataBatch([mx.nd.ones((4, 3)) * 5]))
+    second = mod.get_outputs()[0]
+    np.testing.assert_array_equal(first.asnumpy(), np.full((4, 3), 2.0))
+    np.testing.assert_array_equal(second.asnumpy(), np.full((4, 3), 10.0))
+    pieces = mod.get_outputs(merge_multi_context=False)[0]
+    assert [p.shape for p in pieces] == [(2, 3), (2, 3)]

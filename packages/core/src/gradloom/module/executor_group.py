@@ -56,7 +56,9 @@ class _Plan:
         self.data_targets = []    # per data input: [(index tuple, dst raw, backend)]
         self.label_targets = []
         self.merged = None        # merged output NDArrays (or None: single device)
-        self.merge_copies = []    # per output: [(dst view, src raw, backend)]
+        # per output: None (device 0's output serves) or (shape, dtype, [(index, src raw,
+        # backend)]) to concatenate the devices' pieces into a new array
+        self.merge_copies = []
         self.output_shapes = []
 
 
@@ -326,7 +328,6 @@ class DataParallelExecutorGroup:
         plan.label_targets = [targets(d) for d in (label_shapes or [])]
 
     def _make_merge(self, plan, out_shapes_dev0):
-        from ..ndarray import NDArray
         n_out = len(self.output_names)
         first = plan.active[0]
         outputs0 = plan.execs[first].outputs
@@ -341,27 +342,22 @@ class DataParallelExecutorGroup:
         if len(plan.active) == 1:
             plan.merged = None
             return
-        ctx = self.contexts[first]
-        backend = ctx.backend
         plan.merged = []
         plan.merge_copies = []
         for j in range(n_out):
             axis = self.output_layouts[j]
-            dtype = outputs0[j].dtype
+            plan.merged.append(outputs0[j])
             if axis < 0:
-                plan.merged.append(outputs0[j])
-                plan.merge_copies.append([])
+                plan.merge_copies.append(None)
                 continue
-            buf = backend.empty(plan.output_shapes[j][1], dtype, ctx.device_id)
-            plan.merged.append(NDArray(buf, ctx))
             copies, start = [], 0
             for k in plan.active:
                 src = plan.execs[k].outputs[j].raw
                 n = src.shape[axis]
-                copies.append((buf[_axis_index(axis, slice(start, start + n))], src,
+                copies.append((_axis_index(axis, slice(start, start + n)), src,
                                self.contexts[k].backend))
                 start += n
-            plan.merge_copies.append(copies)
+            plan.merge_copies.append((plan.output_shapes[j][1], outputs0[j].dtype, copies))
 
     # -- running ------------------------------------------------------------------------
     @property
@@ -453,9 +449,18 @@ class DataParallelExecutorGroup:
         if plan.merged is None:
             return list(plan.execs[plan.active[0]].outputs)
         if not self._merged_fresh:
-            for copies in plan.merge_copies:
-                for dst, src, backend in copies:
-                    _load(dst, src, backend)
+            from ..ndarray import NDArray
+            # new arrays for every forward, as MXNet's concatenation: outputs a caller kept
+            # from an earlier batch keep their values
+            ctx = self.contexts[plan.active[0]]
+            for j, merge in enumerate(plan.merge_copies):
+                if merge is None:
+                    continue
+                shape, dtype, copies = merge
+                buf = ctx.backend.empty(shape, dtype, ctx.device_id)
+                for index, src, backend in copies:
+                    _load(buf[index], src, backend)
+                plan.merged[j] = NDArray(buf, ctx)
             self._merged_fresh = True
         return list(plan.merged)
 
