@@ -161,6 +161,9 @@ def test_set_params_semantics():
         mod.set_params(missing_extra, {}, allow_missing=True, allow_extra=False)
     with pytest.raises(RuntimeError):
         mod.set_params(missing_extra, {}, allow_missing=False, allow_extra=True)
+    # missing and extra names at once: the missing ones are reported, as MXNet does
+    with pytest.raises(MissingParamError, match="fc_1_bias"):
+        mod.set_params(missing_extra, {}, allow_missing=False, allow_extra=False)
 
 
 def test_set_params_failure_changes_nothing_and_wrong_shape_raises():

@@ -246,15 +246,7 @@ class Module(BaseModule):
 
     def _check_names(self, arg_params, aux_params, allow_missing, allow_extra):
         """Validate the given dicts before anything changes."""
-        if not allow_extra:
-            for given, known, what in ((arg_params, self._param_names, "arguments"),
-                                       (aux_params, self._aux_names, "auxiliary states")):
-                extra = sorted(set(given or {}) - set(known))
-                if given is not None and extra:
-                    raise ExtraParamError(
-                        f"Find name {extra[0]!r} that is not in the {what} of the symbol "
-                        f"({len(extra)} such name(s): {extra[:5]}); pass allow_extra=True to "
-                        f"ignore them")
+        # missing names first: MXNet reports them (RuntimeError) when both are wrong
         if not allow_missing:
             for given, known in ((arg_params, self._param_names),
                                  (aux_params, self._aux_names)):
@@ -265,6 +257,15 @@ class Module(BaseModule):
                     raise MissingParamError(f"{missing[0]!r} is not presented ({len(missing)} "
                                             f"missing: {missing[:5]}); pass allow_missing=True "
                                             f"to keep their current values")
+        if not allow_extra:
+            for given, known, what in ((arg_params, self._param_names, "arguments"),
+                                       (aux_params, self._aux_names, "auxiliary states")):
+                extra = sorted(set(given or {}) - set(known))
+                if given is not None and extra:
+                    raise ExtraParamError(
+                        f"Find name {extra[0]!r} that is not in the {what} of the symbol "
+                        f"({len(extra)} such name(s): {extra[:5]}); pass allow_extra=True to "
+                        f"ignore them")
         for given, store_shapes, what in (
                 (arg_params, self._exec_group.params.arg_shapes, "parameter"),
                 (aux_params, self._exec_group.params.aux_shapes, "auxiliary state")):
