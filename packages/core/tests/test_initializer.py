@@ -226,3 +226,16 @@ def test_unseeded_runs_are_reproducible_like_mxnet():
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, timeout=120).stdout for _ in range(2)]
     assert runs[0] == runs[1] and runs[0].strip() != "[0.0, 0.0, 0.0]"
+
+
+def test_constant_holding_an_array_dumps_its_values():
+    # test-cases G7: numpy or NDArray values dump as nested lists, and the variable that
+    # carries such an initializer gets those values
+    for value in (np.ones((2, 3)), mx.nd.ones((2, 3)) * 2):
+        init = mx.init.Constant(value)
+        expected = np.asarray(value.asnumpy() if hasattr(value, "asnumpy") else value)
+        assert json.loads(init.dumps()) == ["constant", {"value": expected.tolist()}]
+        w = mx.sym.Variable("w", init=init)
+        exe = (w * 1).simple_bind(mx.cpu(), w=(2, 3))
+        mx.init.Uniform()(mx.init.InitDesc("w", attrs=w.attr_dict()["w"]), exe.arg_dict["w"])
+        np.testing.assert_array_equal(exe.arg_dict["w"].asnumpy(), expected)

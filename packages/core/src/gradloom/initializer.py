@@ -193,6 +193,8 @@ def _host(arr):
 
 
 def _jsonable(value):
+    if hasattr(value, "asnumpy"):        # an NDArray (on any device): its values
+        value = value.asnumpy()
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
