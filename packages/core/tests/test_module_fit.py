@@ -268,3 +268,24 @@ def test_fit_trains_on_real_samples_of_a_padded_batch():
         np.testing.assert_allclose(fitted.get_params()[0][name].asnumpy(), value.asnumpy(),
                                    rtol=1e-6)
     assert fitted._optimizer.rescale_grad == 0.5     # 1 / the 2 real samples
+
+
+def test_nadam_fits_a_small_regression():
+    # test-cases C6 (MXNet's test_nadam): an MLP with an L1 loss on 20 random samples
+    mx.random.seed(0)
+    rng = np.random.default_rng(0)
+    data, label = mx.sym.Variable("data"), mx.sym.Variable("label")
+    net = mx.sym.Activation(mx.sym.FullyConnected(data, num_hidden=128), act_type="relu")
+    net = mx.sym.Activation(mx.sym.FullyConnected(net, num_hidden=64), act_type="relu")
+    net = mx.sym.FullyConnected(net, num_hidden=1)
+    loss = mx.sym.make_loss(mx.sym.abs(net - label))
+    x = rng.uniform(-1, 1, (20, 10)).astype(np.float32)
+    y = rng.uniform(-1, 1, (20, 1)).astype(np.float32)
+    it = mx.io.NDArrayIter(x, y, batch_size=5, label_name="label", shuffle=True)
+    mod = mx.mod.Module(loss, data_names=("data",), label_names=("label",))
+    mod.fit(it, num_epoch=60, optimizer="nadam",
+            optimizer_params={"learning_rate": 0.001, "wd": 0.0005},
+            initializer=mx.init.Xavier(magnitude=2), eval_metric=mx.metric.Loss())
+    start = np.abs(y).mean()           # the loss of predicting 0
+    final = dict(mod.score(it, mx.metric.Loss()))["loss"]
+    assert final < 0.11 < start

@@ -46,6 +46,28 @@ def ref_adam(w, g, s, lr, wd, r, c, t, beta1=0.9, beta2=0.999, epsilon=1e-8):
     return w - lr_t * m / (np.sqrt(v) + epsilon), (m, v)
 
 
+def ref_nadam(w, g, s, lr, wd, r, c, t, beta1=0.9, beta2=0.999, epsilon=1e-8,
+              schedule_decay=0.004):
+    m, v = s
+    gg = _clip(r * g + wd * w, c)
+
+    def mu(k):
+        return beta1 * (1 - 0.5 * 0.96 ** (k * schedule_decay))
+    schedule = math.prod(mu(k) for k in range(1, t + 1))
+    m = beta1 * m + (1 - beta1) * gg
+    v = beta2 * v + (1 - beta2) * gg ** 2
+    g_hat = gg / (1 - schedule)
+    m_hat = m / (1 - schedule * mu(t + 1))
+    v_hat = v / (1 - beta2 ** t)
+    step = ((1 - mu(t)) * g_hat + mu(t + 1) * m_hat) / (np.sqrt(v_hat) + epsilon)
+    return w - lr * step, (m, v)
+
+
+def ref_test(w, g, s, lr, wd, r, c, t):
+    w = w + r * g
+    return w, (w,)
+
+
 def ref_adamw(w, g, s, lr, wd, r, c, t, beta1=0.9, beta2=0.999, epsilon=1e-8):
     m, v = s
     gg = _clip(r * g, c)
@@ -148,6 +170,9 @@ CASES = [
     ("adam", ref_adam, {}, 2),
     ("adam", ref_adam, {"beta1": 0.8, "beta2": 0.9, "epsilon": 1e-6}, 2),
     ("adamw", ref_adamw, {}, 2),
+    ("nadam", ref_nadam, {}, 2),
+    ("nadam", ref_nadam, {"beta1": 0.8, "schedule_decay": 0.1}, 2),
+    ("test", ref_test, {}, 1),
     ("rmsprop", ref_rmsprop, {}, 1),
     ("rmsprop", ref_rmsprop, {"centered": True, "gamma2": 0.8}, 3),
     ("rmsprop", ref_rmsprop, {"centered": True, "clip_weights": 0.01}, 3),
@@ -206,6 +231,32 @@ def test_update_rule_matches_reference(name, ref, kw, nslots, dtype):
         for got, want in zip(got_s, want_s):
             np.testing.assert_allclose(got.asnumpy(), want, **TOL[dtype])
         assert opt.num_update == len(grads)
+
+
+def test_sgld_steps_half_the_gradient_plus_seeded_gaussian_noise():
+    rng = np.random.default_rng(2)
+    w0 = rng.uniform(-1, 1, (4, 5)).astype(np.float32)
+    grads = [rng.uniform(-1, 1, (4, 5)).astype(np.float32) for _ in range(3)]
+    lr, wd, r = 0.04, 0.1, 0.5
+    opt = mx.optimizer.create("sgld", learning_rate=lr, wd=wd, rescale_grad=r)
+    assert not opt.step_is_elementwise            # one draw for the whole buffer
+    updater = mx.optimizer.get_updater(opt)
+    weight = mx.nd.array(w0)
+    mx.random.seed(5)
+    for g in grads:
+        updater(0, mx.nd.array(g), weight)
+    mx.random.seed(5)
+    want = w0.astype(np.float64)
+    for g in grads:
+        noise = mx.random.host_rng().standard_normal(w0.shape, dtype=np.float32)
+        want = want - lr / 2 * (r * g + wd * want) + math.sqrt(lr) * noise
+    np.testing.assert_allclose(weight.asnumpy(), want, rtol=1e-5, atol=1e-6)
+    # the noise is there: another seed moves the weights elsewhere
+    other = mx.nd.array(w0)
+    mx.random.seed(6)
+    mx.optimizer.get_updater(mx.optimizer.create("sgld", learning_rate=lr))(
+        0, mx.nd.array(grads[0]), other)
+    assert np.abs(other.asnumpy() - w0).max() > 0.05
 
 
 def test_state_objects_follow_mxnet_shapes():

@@ -1,9 +1,9 @@
-"""Adam and AdamW (decoupled weight decay)."""
+"""Adam, AdamW (decoupled weight decay), Adamax and Nadam (Nesterov momentum)."""
 import math
 
 from .optimizer import Optimizer, register
 
-__all__ = ["Adam", "AdamW", "Adamax"]
+__all__ = ["Adam", "AdamW", "Adamax", "Nadam"]
 
 
 class _AdamBase(Optimizer):
@@ -112,3 +112,65 @@ class Adamax(Optimizer):
         xp.multiply(tmp, 1.0 / (1.0 - b1 ** t), out=tmp)
         xp.multiply(tmp, lr, out=tmp)
         xp.subtract(weight, tmp, out=weight)
+
+
+@register
+class Nadam(_AdamBase):
+    """Adam with Nesterov momentum (Dozat) and MXNet's momentum schedule.
+
+    ``gg = clip(r*g + wd*w); mu_t = b1*(1 - 0.5*0.96^(t*schedule_decay));
+    S_t = mu_1*...*mu_t; m, v as Adam; w -= lr*((1-mu_t)/(1-S_t)*gg +
+    mu_{t+1}/(1-S_t*mu_{t+1})*m) / (sqrt(v/(1-b2^t)) + eps)``.
+    """
+
+    def __init__(self, learning_rate=None, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 schedule_decay=0.004, **kwargs):
+        super().__init__(learning_rate=learning_rate, beta1=beta1, beta2=beta2,
+                         epsilon=epsilon, **kwargs)
+        self.schedule_decay = schedule_decay
+        self._schedule = (0, 1.0)   # (t, S_t), kept so consecutive steps cost one product
+
+    def _own_hyper_params(self):
+        params = super()._own_hyper_params()
+        params["schedule_decay"] = self.schedule_decay
+        return params
+
+    def _mu(self, t):
+        return self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.schedule_decay))
+
+    def m_schedule(self, t):
+        """``S_t``, the product of the momentum schedule up to step ``t``.
+
+        A function of ``t`` alone, so every parameter (and every block of the flat buffer)
+        of step ``t`` sees the same value and a resumed run continues it exactly."""
+        done, value = self._schedule
+        if t < done:
+            done, value = 0, 1.0
+        for s in range(done + 1, t + 1):
+            value *= self._mu(s)
+        self._schedule = (t, value)
+        return value
+
+    def step(self, xp, weight, grad, state, lr, wd, t):
+        mean, var, tmp = state
+        b1, b2 = self.beta1, self.beta2
+        self._rescale_wd_clip(xp, grad, weight, wd, tmp)
+        mu_t, mu_next = self._mu(t), self._mu(t + 1)
+        sched = self.m_schedule(t)
+        xp.multiply(mean, b1, out=mean)
+        xp.multiply(grad, 1.0 - b1, out=tmp)
+        xp.add(mean, tmp, out=mean)
+        xp.multiply(grad, grad, out=tmp)
+        xp.multiply(tmp, 1.0 - b2, out=tmp)
+        xp.multiply(var, b2, out=var)
+        xp.add(var, tmp, out=var)
+        # grad <- (1-mu_t)/(1-S_t) * gg + mu_{t+1}/(1-S_t*mu_{t+1}) * m
+        xp.multiply(grad, (1.0 - mu_t) / (1.0 - sched), out=grad)
+        xp.multiply(mean, mu_next / (1.0 - sched * mu_next), out=tmp)
+        xp.add(grad, tmp, out=grad)
+        xp.multiply(var, 1.0 / (1.0 - b2 ** t), out=tmp)
+        xp.sqrt(tmp, out=tmp)
+        xp.add(tmp, self.epsilon, out=tmp)
+        xp.divide(grad, tmp, out=grad)
+        xp.multiply(grad, lr, out=grad)
+        xp.subtract(weight, grad, out=weight)

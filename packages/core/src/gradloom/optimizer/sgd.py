@@ -1,13 +1,16 @@
-"""Momentum-family optimizers: SGD (alias ccSGD), NAG and Signum.
+"""SGD-family optimizers: SGD (alias ccSGD), NAG, Signum, SGLD, and MXNet's Test rule.
 
 Each rule is a handful of in-place calls on raw arrays: nothing is allocated per step, so a
 Module that keeps all parameters in one flat buffer updates them in a few numpy/cupy calls.
 """
+import math
 import numbers
+
+import numpy as np
 
 from .optimizer import Optimizer, register
 
-__all__ = ["SGD", "ccSGD", "NAG", "Signum"]
+__all__ = ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "Test"]
 
 
 @register
@@ -132,3 +135,41 @@ class Signum(Optimizer):
             self._add_wd(xp, grad, weight, wd, tmp)
             xp.multiply(grad, lr, out=grad)
             xp.subtract(weight, grad, out=weight)
+
+
+@register
+class SGLD(Optimizer):
+    """Stochastic gradient Langevin dynamics: a half gradient step plus Gaussian noise.
+
+    ``w += -lr/2*(clip(r*g) + wd*w) + N(0, sqrt(lr))``. The noise comes from the host
+    generator (``gradloom.random.seed``), drawn for the whole buffer at once so a step is
+    reproducible, which is why the rule is not run block by block.
+    """
+
+    def step(self, xp, weight, grad, state, lr, wd, t):
+        from ..random import host_rng
+        tmp = state[-1]
+        self._rescale_clip(xp, grad)
+        self._add_wd(xp, grad, weight, wd, tmp)
+        xp.multiply(grad, lr, out=grad)
+        xp.multiply(grad, 0.5, out=grad)
+        xp.subtract(weight, grad, out=weight)
+        noise = host_rng().standard_normal(weight.shape, dtype=np.float32)
+        xp.copyto(tmp, xp.asarray(noise), casting="unsafe")
+        xp.multiply(tmp, math.sqrt(lr) if isinstance(lr, numbers.Real) else xp.sqrt(lr),
+                    out=tmp)
+        xp.add(weight, tmp, out=weight)
+
+
+@register
+class Test(Optimizer):
+    """MXNet's ``Test`` optimizer, for kvstore tests: ``w += r*g``; its state copies ``w``."""
+
+    step_is_elementwise = True
+    num_state_slots = 1
+    single_state = True
+
+    def step(self, xp, weight, grad, state, lr, wd, t):
+        xp.multiply(grad, self.rescale_grad, out=grad)
+        xp.add(weight, grad, out=weight)
+        xp.copyto(state[0], weight)
