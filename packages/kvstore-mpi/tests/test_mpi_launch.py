@@ -124,3 +124,17 @@ def test_timeouts_turn_a_stalled_rank_into_an_error(run_mpi, mode, message):
     assert run.seconds < 10, f"the job took {run.seconds:.1f} s to end"
     assert message in run.stderr
     assert "rank 0" in run.stderr
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_optimizer_on_the_store_sums_every_worker_push(run_mpi, n):
+    # test-cases K2: in round i every element is (n+1)*n/2 * 2 * i + 1 on every rank
+    run = run_mpi(n, "optimizer_on_store_worker.py")
+    _check_ok(run)
+    reports = run.reports()
+    assert [r["rank"] for r in reports] == list(range(n))
+    for report in reports:
+        for i, pulled in enumerate(report["rounds"], start=1):
+            expected = (n + 1) * n / 2 * 2 * i + 1
+            assert pulled == {"3": [expected], "99": [expected]}
