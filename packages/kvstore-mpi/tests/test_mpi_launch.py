@@ -126,7 +126,6 @@ def test_timeouts_turn_a_stalled_rank_into_an_error(run_mpi, mode, message):
     assert "rank 0" in run.stderr
 
 
-@pytest.mark.mpi
 @pytest.mark.parametrize("n", [2, 3])
 def test_optimizer_on_the_store_sums_every_worker_push(run_mpi, n):
     # test-cases K2: in round i every element is (n+1)*n/2 * 2 * i + 1 on every rank
