@@ -63,10 +63,13 @@ def test_names_stable_and_memory_reused_across_buckets():
     assert _pool(mod, 5) is _pool(mod, 10)
     before = mod.memory_usage()
     pool_bytes = _pool(mod, 10).nbytes()
+    exec_bytes = mod._buckets[10]._total_exec_bytes
+    assert exec_bytes >= pool_bytes > 0
     del mod._buckets[5]
     mod.switch_bucket(5, [("data", (BATCH, 5))], [("softmax_label", (BATCH, 5))])
     assert _pool(mod, 10).nbytes() == pool_bytes
     assert mod.memory_usage()["pool"] == before["pool"]
+    assert mod._buckets[10]._total_exec_bytes == exec_bytes     # MXNet's own check
     # parameters and gradients are the same memory in every bucket
     default_store = mod._buckets[10]._exec_group.params
     assert mod._buckets[5]._exec_group.params is default_store

@@ -65,6 +65,23 @@ def test_shared_group_uses_the_same_parameter_and_gradient_memory():
             assert np.shares_memory(group2.plan.execs[k].grad_dict[name].raw,
                                     group1.params.grad_views(k)[name].raw)
     assert group1.grad_req == group2.grad_req
+    # test-cases D3: both groups' inputs are views of the same per-device buffers
+    shared1, shared2 = group1.shared_data_arrays, group2.shared_data_arrays
+    assert [set(d) for d in shared1] == [{"data", "softmax_label"}] * 2
+    for k in range(2):
+        for name in ("data", "softmax_label"):
+            assert np.shares_memory(shared1[k][name].raw, shared2[k][name].raw)
+        assert np.shares_memory(group2.plan.execs[k].arg_dict["data"].raw,
+                                shared1[k]["data"].raw)
+
+
+def test_plain_name_shape_pairs_describe_inputs():
+    sym = _mlp()
+    params = [n for n in sym.list_arguments() if n not in ("data", "softmax_label")]
+    group = DataParallelExecutorGroup(sym, [mx.cpu(0)], [1], [("data", (3, 5))],
+                                      [("softmax_label", (3,))], params, True, False)
+    assert group.data_shapes == [mx.io.DataDesc("data", (3, 5))]
+    assert group.execs[0].arg_dict["data"].shape == (3, 5)
 
 
 def test_grad_req_forms():

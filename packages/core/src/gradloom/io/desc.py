@@ -3,6 +3,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..base import DTypeError, ShapeError
 from .errors import DataIterError
 
 
@@ -79,3 +80,31 @@ class DataBatch:
         label_shapes = [lab.shape for lab in self.label] if self.label else None
         return (f"{self.__class__.__name__}: data shapes: {data_shapes} "
                 f"label shapes: {label_shapes}")
+
+
+def normalise_descs(shapes, what="data_shapes"):
+    """``[DataDesc]`` from DataDescs or ``(name, shape)`` pairs, shapes checked."""
+    if shapes is None:
+        return None
+    out = []
+    for item in shapes:
+        if isinstance(item, DataDesc):
+            desc = item
+        else:
+            try:
+                name, shape = item
+            except (TypeError, ValueError):
+                raise DTypeError(f"{what} entries must be DataDesc or (name, shape) pairs, "
+                                 f"got {item!r}") from None
+            desc = DataDesc(name, shape)
+        shape = desc.shape
+        if not isinstance(shape, (tuple, list)) or not all(
+                isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape):
+            raise DTypeError(f"the shape of {what[:-7] or 'input'} {desc.name!r} must be a "
+                             f"tuple of ints, got {shape!r}")
+        if any(s < 0 for s in shape):
+            raise ShapeError(f"the shape of {desc.name!r} has a negative size: {shape}")
+        if not isinstance(desc.shape, tuple):
+            desc = DataDesc(desc.name, tuple(shape), desc.dtype, desc.layout)
+        out.append(desc)
+    return out

@@ -123,7 +123,12 @@ class BaseModule:
         self.params_initialized = False
         self.optimizer_initialized = False
         self._symbol = None
-        self._total_exec_bytes = 0
+
+    @property
+    def _total_exec_bytes(self):
+        """Bytes of executor memory beyond the parameters (MXNet's bookkeeping name; 0 for
+        modules without executors of their own)."""
+        return 0
 
     # -- high-level API -------------------------------------------------------------------
     def forward_backward(self, data_batch):

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from ..base import ParameterError, ShapeError
+from ..io.desc import normalise_descs
 from .errors import InputsGradError, NotForTrainingError
 from .params import ParamStore
 from .slicing import batch_axis, is_presliced, split_input_slice
@@ -75,6 +76,8 @@ class DataParallelExecutorGroup:
         if group2ctxs:
             raise ParameterError("group2ctxs (model parallelism over ctx_group attributes) is "
                                  "not supported; place the whole symbol on each context")
+        data_shapes = normalise_descs(data_shapes, "data_shapes")
+        label_shapes = normalise_descs(label_shapes, "label_shapes")
         self.symbol = symbol
         self.contexts = list(contexts)
         self.workload = list(workload) if workload else [1] * len(self.contexts)
@@ -204,6 +207,8 @@ class DataParallelExecutorGroup:
 
     def reshape(self, data_shapes, label_shapes=None):
         """Switch to executors for these input shapes (built once, then reused)."""
+        data_shapes = normalise_descs(data_shapes, "data_shapes")
+        label_shapes = normalise_descs(label_shapes, "label_shapes")
         key = self._key(data_shapes, label_shapes)
         plan = self._plans.get(key)
         if plan is None:
@@ -231,6 +236,15 @@ class DataParallelExecutorGroup:
                                  f"{batch} (from {first.name!r}), but {desc.name!r} has shape "
                                  f"{tuple(desc.shape)}")
         return batch
+
+    @property
+    def shared_data_arrays(self):
+        """Per device, ``{input name: NDArray}`` of the buffers this group's inputs are
+        views of, shared with every group bound with ``shared_group`` (the buckets): each
+        holds the largest size any of them needed."""
+        from ..ndarray import NDArray
+        return [{name: NDArray(buf, ctx) for (name, _), buf in pool.items()}
+                for pool, ctx in zip(self._shared_inputs, self.contexts)]
 
     def _input_array(self, k, name, shape, dtype):
         """An input array of ``shape`` on device ``k``, reusing the largest buffer seen."""

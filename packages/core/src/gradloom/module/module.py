@@ -13,6 +13,7 @@ import numpy as np
 
 from ..base import DTypeError, ParameterError, ShapeError, StateError
 from ..context import Context, cpu
+from ..io.desc import normalise_descs
 from .base_module import BaseModule, trim_arrays
 from .errors import (ExtraParamError, InputsGradError, MissingParamError,
                      ParamsNotInitializedError, need_bound,
@@ -47,35 +48,6 @@ def _check_input_names(symbol, names, typename, throw):
         if throw:
             raise ParameterError(msg)
         warnings.warn(msg, UserWarning, stacklevel=3)
-
-
-def _normalise_descs(shapes, what):
-    """``[DataDesc]`` from DataDescs or ``(name, shape)`` pairs, shapes checked."""
-    from ..io import DataDesc
-    if shapes is None:
-        return None
-    out = []
-    for item in shapes:
-        if isinstance(item, DataDesc):
-            desc = item
-        else:
-            try:
-                name, shape = item
-            except (TypeError, ValueError):
-                raise DTypeError(f"{what} entries must be DataDesc or (name, shape) pairs, "
-                                 f"got {item!r}") from None
-            desc = DataDesc(name, shape)
-        shape = desc.shape
-        if not isinstance(shape, (tuple, list)) or not all(
-                isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape):
-            raise DTypeError(f"the shape of {what[:-7] or 'input'} {desc.name!r} must be a "
-                             f"tuple of ints, got {shape!r}")
-        if any(s < 0 for s in shape):
-            raise ShapeError(f"the shape of {desc.name!r} has a negative size: {shape}")
-        if not isinstance(desc.shape, tuple):
-            desc = DataDesc(desc.name, tuple(shape), desc.dtype, desc.layout)
-        out.append(desc)
-    return out
 
 
 class Module(BaseModule):
@@ -173,6 +145,16 @@ class Module(BaseModule):
         self._save_epoch_files(prefix, epoch, save_optimizer_states)
 
     # -- information ----------------------------------------------------------------------
+    @property
+    def _total_exec_bytes(self):
+        """Bytes of this module's executors beyond the parameters: intermediate buffers,
+        outputs and head gradients, input buffers (shared memory counted once)."""
+        if not self.binded:
+            return 0
+        from .memory_usage import module_memory
+        usage = module_memory([self])
+        return usage["pool"] + usage["private"] + usage["inputs"]
+
     @property
     def data_names(self):
         return self._data_names
@@ -313,8 +295,8 @@ class Module(BaseModule):
         if not for_training and inputs_need_grad:
             raise ParameterError("inputs_need_grad=True needs for_training=True: input "
                                  "gradients come from backward()")
-        data_shapes = _normalise_descs(data_shapes, "data_shapes")
-        label_shapes = _normalise_descs(label_shapes, "label_shapes")
+        data_shapes = normalise_descs(data_shapes, "data_shapes")
+        label_shapes = normalise_descs(label_shapes, "label_shapes")
         self._check_shape_names(data_shapes, label_shapes)
         shared_group = None
         if shared_module is not None:
@@ -379,8 +361,8 @@ class Module(BaseModule):
     def reshape(self, data_shapes, label_shapes=None):
         """Run the next batches with these input shapes (parameters are kept)."""
         need_bound(self, "reshape()")
-        data_shapes = _normalise_descs(data_shapes, "data_shapes")
-        label_shapes = _normalise_descs(label_shapes, "label_shapes")
+        data_shapes = normalise_descs(data_shapes, "data_shapes")
+        label_shapes = normalise_descs(label_shapes, "label_shapes")
         self._check_shape_names(data_shapes, label_shapes)
         if label_shapes is not None and not self._label_names:
             label_shapes = None

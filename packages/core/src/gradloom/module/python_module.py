@@ -7,17 +7,11 @@ so these modules also work outside a ``SequentialModule`` and report their state
 import logging
 
 from ..base import ParameterError, StateError
+from ..io.desc import normalise_descs
 from .base_module import BaseModule
 from .errors import NotForTrainingError, need_bound
 
 __all__ = ["PythonModule", "PythonLossModule"]
-
-
-def _descs(shapes):
-    from ..io import DataDesc
-    if shapes is None:
-        return None
-    return [d if isinstance(d, DataDesc) else DataDesc(d[0], tuple(d[1])) for d in shapes]
 
 
 class PythonModule(BaseModule):
@@ -89,8 +83,8 @@ class PythonModule(BaseModule):
             raise ParameterError("shared_module is not supported by Python modules")
         if inputs_need_grad and not for_training:
             raise ParameterError("inputs_need_grad=True needs for_training=True")
-        data_shapes = _descs(data_shapes)
-        label_shapes = _descs(label_shapes)
+        data_shapes = normalise_descs(data_shapes, "data_shapes")
+        label_shapes = normalise_descs(label_shapes, "label_shapes")
         names = [d.name for d in data_shapes]
         if names != self._data_names:
             raise ParameterError(f"data_shapes name {names} but the module's data_names are "
