@@ -24,17 +24,24 @@ class _AdamBase(Optimizer):
         return {"beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon,
                 "lazy_update": self.lazy_update}
 
-    def _moments_step(self, xp, weight, grad, state, lr, t):
-        """Moments from the prepared ``grad``, then ``w -= lr_t * m / (sqrt(v) + eps)``."""
+    def _update_moments(self, xp, grad, state):
+        """``m = b1*m + (1-b1)*gg; v = b2*v + (1-b2)*gg^2`` from the prepared ``grad``
+        (left as it is)."""
         mean, var, tmp = state
         b1, b2 = self.beta1, self.beta2
         xp.multiply(mean, b1, out=mean)
         xp.multiply(grad, 1.0 - b1, out=tmp)
         xp.add(mean, tmp, out=mean)
-        xp.multiply(grad, grad, out=grad)
-        xp.multiply(grad, 1.0 - b2, out=grad)
+        xp.multiply(grad, grad, out=tmp)
+        xp.multiply(tmp, 1.0 - b2, out=tmp)
         xp.multiply(var, b2, out=var)
-        xp.add(var, grad, out=var)
+        xp.add(var, tmp, out=var)
+
+    def _moments_step(self, xp, weight, grad, state, lr, t):
+        """Moments from the prepared ``grad``, then ``w -= lr_t * m / (sqrt(v) + eps)``."""
+        mean, var, tmp = state
+        b1, b2 = self.beta1, self.beta2
+        self._update_moments(xp, grad, state)
         # bias correction folded into the step size; eps stays outside it (MXNet)
         coef = math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
         xp.sqrt(var, out=tmp)
@@ -153,22 +160,15 @@ class Nadam(_AdamBase):
 
     def step(self, xp, weight, grad, state, lr, wd, t):
         mean, var, tmp = state
-        b1, b2 = self.beta1, self.beta2
         self._rescale_wd_clip(xp, grad, weight, wd, tmp)
         mu_t, mu_next = self._mu(t), self._mu(t + 1)
         sched = self.m_schedule(t)
-        xp.multiply(mean, b1, out=mean)
-        xp.multiply(grad, 1.0 - b1, out=tmp)
-        xp.add(mean, tmp, out=mean)
-        xp.multiply(grad, grad, out=tmp)
-        xp.multiply(tmp, 1.0 - b2, out=tmp)
-        xp.multiply(var, b2, out=var)
-        xp.add(var, tmp, out=var)
+        self._update_moments(xp, grad, state)
         # grad <- (1-mu_t)/(1-S_t) * gg + mu_{t+1}/(1-S_t*mu_{t+1}) * m
         xp.multiply(grad, (1.0 - mu_t) / (1.0 - sched), out=grad)
         xp.multiply(mean, mu_next / (1.0 - sched * mu_next), out=tmp)
         xp.add(grad, tmp, out=grad)
-        xp.multiply(var, 1.0 / (1.0 - b2 ** t), out=tmp)
+        xp.multiply(var, 1.0 / (1.0 - self.beta2 ** t), out=tmp)
         xp.sqrt(tmp, out=tmp)
         xp.add(tmp, self.epsilon, out=tmp)
         xp.divide(grad, tmp, out=grad)
