@@ -289,3 +289,25 @@ def test_nadam_fits_a_small_regression():
     start = np.abs(y).mean()           # the loss of predicting 0
     final = dict(mod.score(it, mx.metric.Loss()))["loss"]
     assert final < 0.11 < start
+
+
+def test_roll_over_batches_are_trained_and_scored_whole():
+    # the first batch of epoch 2 is last epoch's remainder plus new samples: all real
+    data = mx.sym.Variable("data")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=2, name="fc"),
+                               name="softmax")
+    it = mx.io.NDArrayIter(np.arange(10.0).reshape(10, 1), np.zeros(10), 4,
+                           last_batch_handle="roll_over")
+    seen = []
+    mod = mx.mod.Module(net)
+    mod.fit(it, num_epoch=2, batch_end_callback=lambda p: seen.append(
+        (p.epoch, p.locals["data_batch"].data[0].asnumpy().ravel().tolist())))
+    epoch2 = [rows for epoch, rows in seen if epoch == 1]
+    assert epoch2[0] == [8.0, 9.0, 0.0, 1.0]
+    assert sorted(v for rows in epoch2 for v in rows) == sorted([8.0, 9.0] + list(range(10)))
+    counts = []
+    for _ in range(2):       # 0-3, 4-7 (8, 9 roll over); then 8 9 0 1, 2-5, 6-9
+        metric = mx.metric.create("acc")
+        mod.score(it, metric)
+        counts.append(metric.num_inst)
+    assert counts == [8, 12]                 # the rolled-over batch counts in full

@@ -59,7 +59,7 @@ class NDArrayIter(DataIter):
 
     ``last_batch_handle``: ``'pad'`` fills the last batch with examples from the start
     (``batch.pad`` counts them), ``'discard'`` drops it, ``'roll_over'`` carries its
-    examples into the first batch of the next epoch (that batch reports them as ``pad``).
+    examples into the first batch of the next epoch (all real samples: ``pad`` is 0).
     ``shuffle=True`` draws a new order on every ``reset()`` from the generator that
     ``gradloom.random.seed`` controls; ``idx`` is the current order.
     """
@@ -218,8 +218,9 @@ class NDArrayIter(DataIter):
     def getpad(self):
         if self.last_batch_handle == "pad" and self.cursor + self.batch_size > self.num_data:
             return self.cursor + self.batch_size - self.num_data
-        if self._is_rolled_batch():
-            return -self.cursor
+        # a 'roll_over' batch (last epoch's remainder + this epoch's first samples) is all
+        # real samples: pad stays 0 (MXNet reported the carried-over count there, and pad
+        # rows are cut off before training and scoring here)
         return 0
 
     def getindex(self):
