@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradloom as mx
-from gradloom.base import DTypeError, ParameterError, StateError
+from gradloom.base import ConfigError, DTypeError, ParameterError, StateError
 from gradloom.module import (ExtraParamError, InputsGradError, MissingParamError,
                              NotBoundError, NotForTrainingError, OptimizerNotInitializedError,
                              ParamsNotInitializedError)
@@ -325,3 +325,25 @@ def test_kvstore_argument_type_checked():
     mod.init_params()
     with pytest.raises(DTypeError):
         mod.init_optimizer(kvstore=3)
+
+
+def test_init_params_with_an_incomplete_dict_raises_unless_allow_missing():
+    data = mx.sym.Variable("data")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=2, name="fc"),
+                               name="softmax")
+    mod = mx.mod.Module(net)
+    mod.bind([("data", (4, 3))], [("softmax_label", (4,))])
+    partial = {"fc_weight": mx.nd.ones((2, 3))}        # fc_bias missing (a typo, say)
+    with pytest.raises(RuntimeError, match="fc_bias"):
+        mod.init_params(arg_params=partial)
+    assert not mod.params_initialized
+    mod.init_params(mx.init.Normal(1.0), arg_params=partial, allow_missing=True)
+    args = mod.get_params()[0]
+    np.testing.assert_array_equal(args["fc_weight"].asnumpy(), np.ones((2, 3)))
+    np.testing.assert_array_equal(args["fc_bias"].asnumpy(), [0, 0])   # biases start at 0
+    with pytest.raises(ConfigError, match="initializer"):
+        mod.init_params(initializer=None, force_init=True)
+    it = mx.io.NDArrayIter(np.ones((4, 3), np.float32), np.zeros(4), 4)
+    fresh = mx.mod.Module(net)
+    with pytest.raises(MissingParamError, match="fc_bias"):
+        fresh.fit(it, num_epoch=1, arg_params=partial)

@@ -18,6 +18,9 @@ from ..callback import BatchEndParam
 from .errors import need_bound, need_params
 from .slicing import is_presliced
 
+#: stands for MXNet's default initializer, Uniform(0.01) (None means "no initializer")
+DEFAULT_INIT = object()
+
 __all__ = ["BaseModule", "BatchEndParam"]
 
 

@@ -16,7 +16,7 @@ import logging
 from ..base import ParameterError
 from ..io import DataDesc
 from ..name import NameManager
-from .base_module import BaseModule
+from .base_module import DEFAULT_INIT, BaseModule
 from .errors import (NotBoundError, ParamsNotInitializedError, need_bound,
                      need_optimizer, need_params)
 from .memory_usage import module_memory
@@ -164,7 +164,7 @@ class BucketingModule(BaseModule):
         self._params_dirty = False
         return params
 
-    def init_params(self, initializer=None, arg_params=None, aux_params=None,
+    def init_params(self, initializer=DEFAULT_INIT, arg_params=None, aux_params=None,
                     allow_missing=False, force_init=False, allow_extra=False):
         """Initialise the shared parameters (through the current bucket's module)."""
         if self.params_initialized and not force_init:

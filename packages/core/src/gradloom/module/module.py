@@ -11,10 +11,10 @@ import warnings
 
 import numpy as np
 
-from ..base import DTypeError, ParameterError, ShapeError, StateError
+from ..base import ConfigError, DTypeError, ParameterError, ShapeError, StateError
 from ..context import Context, cpu
 from ..io.desc import normalise_descs
-from .base_module import BaseModule, trim_arrays
+from .base_module import DEFAULT_INIT, BaseModule, trim_arrays
 from .errors import (ExtraParamError, InputsGradError, MissingParamError,
                      ParamsNotInitializedError, need_bound,
                      need_optimizer, need_params)
@@ -25,10 +25,6 @@ from .updater import FlatUpdater, KVStoreUpdater
 __all__ = ["Module"]
 
 _DEFAULT_LABELS = ("softmax_label",)
-
-
-#: stands for MXNet's default initializer, Uniform(0.01) (None means "no initializer")
-_DEFAULT_INIT = object()
 
 
 class _DefaultLabels(tuple):
@@ -185,7 +181,7 @@ class Module(BaseModule):
             self._sync_params_from_devices()
         return self._arg_params, self._aux_params
 
-    def init_params(self, initializer=_DEFAULT_INIT, arg_params=None, aux_params=None,
+    def init_params(self, initializer=DEFAULT_INIT, arg_params=None, aux_params=None,
                     allow_missing=False, force_init=False, allow_extra=False):
         """Give every parameter a value: from ``arg_params``/``aux_params`` where given,
         else from ``initializer`` (default ``Uniform(0.01)``), in sorted name order."""
@@ -194,11 +190,16 @@ class Module(BaseModule):
                           "init_params call ignored.", UserWarning, stacklevel=2)
             return
         need_bound(self, "init_params()")
-        if initializer is _DEFAULT_INIT:
+        if initializer is DEFAULT_INIT:
             from ..initializer import Uniform
             initializer = Uniform(0.01)
-        self._check_names(arg_params, aux_params, allow_missing or initializer is not None,
-                          allow_extra)
+        if initializer is None and arg_params is None and aux_params is None:
+            raise ConfigError("init_params(initializer=None) without arg_params/aux_params "
+                              "has no values to give: pass an initializer (e.g. "
+                              "mx.init.Xavier()) or the parameter dicts")
+        # as MXNet: names missing from given dicts raise unless allow_missing (an
+        # initializer then fills them), so a misspelt pretrained dict does not go unnoticed
+        self._check_names(arg_params, aux_params, allow_missing, allow_extra)
         from ..initializer import InitDesc
         attrs = self._symbol.attr_dict()
 
@@ -209,9 +210,6 @@ class Module(BaseModule):
                     if src is not arr:
                         _assign(arr, src, name)
                     return
-                if not allow_missing and initializer is None:
-                    raise MissingParamError(f"{name!r} is not presented: give it in the "
-                                            f"parameter dicts or pass allow_missing=True")
                 if initializer is not None:
                     initializer(InitDesc(name, attrs.get(name), initializer), arr)
             elif initializer is not None:

@@ -4,7 +4,7 @@ import copy
 import logging
 
 from ..base import ParameterError
-from .base_module import BaseModule
+from .base_module import DEFAULT_INIT, BaseModule
 from .errors import ExtraParamError, InputsGradError, need_bound, need_optimizer, need_params
 
 __all__ = ["SequentialModule"]
@@ -74,16 +74,13 @@ class SequentialModule(BaseModule):
             aux_params.update(aux)
         return arg_params, aux_params
 
-    def init_params(self, initializer=None, arg_params=None, aux_params=None,
+    def init_params(self, initializer=DEFAULT_INIT, arg_params=None, aux_params=None,
                     allow_missing=False, force_init=False, allow_extra=False):
         """Initialise every module with the same dicts; parameter names must be unique
         across modules."""
         if self.params_initialized and not force_init:
             return
         need_bound(self, "init_params()")
-        if initializer is None and arg_params is None and aux_params is None:
-            from ..initializer import Uniform
-            initializer = Uniform(0.01)
         self._check_unique()
         if not allow_extra:
             self._check_extra(arg_params, aux_params)
