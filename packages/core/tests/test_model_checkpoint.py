@@ -240,3 +240,18 @@ def test_fixture_on_two_devices():
     mod.bind(data_shapes=[("data", io["data"].shape)], for_training=False)
     out = mod.predict(io["data"])
     np.testing.assert_allclose(out.asnumpy(), io["softmax"], rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_without_parameters_checkpoints_and_loads(tmp_path, caplog):
+    prefix = str(tmp_path / "identity")
+    mod = mx.mod.Module(mx.sym.identity(mx.sym.Variable("data")), label_names=None)
+    mod.bind([("data", (2, 3))], for_training=False)
+    mod.init_params()
+    mod.save_checkpoint(prefix, 1)
+    with caplog.at_level("WARNING"):
+        assert mx.model.load_params(prefix, 1) == ({}, {})
+    assert "no arrays" in caplog.text
+    loaded = mx.mod.Module.load(prefix, 1, label_names=None)
+    loaded.bind([("data", (2, 3))], for_training=False)
+    loaded.forward(mx.io.DataBatch([mx.nd.ones((2, 3)) * 4]))
+    np.testing.assert_array_equal(loaded.get_outputs()[0].asnumpy(), np.full((2, 3), 4.0))

@@ -38,20 +38,26 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
     _log.info('Saved checkpoint to "%s"', param_name)
 
 
-def _split_params(save_dict, fname):
+def split_params(save_dict, fname, strict=False):
+    """``(arg_params, aux_params)`` from what ``nd.load`` read out of a ``.params`` file.
+
+    A file without arrays (a model without parameters) gives two empty dicts. Keys are
+    ``arg:NAME`` or ``aux:NAME``; other prefixes are dropped (as ``load_checkpoint`` did in
+    MXNet) or, with ``strict`` (``Module.load_params``), raise."""
+    if isinstance(save_dict, list) and not save_dict:
+        _log.warning("parameter file %r holds no arrays; no parameters loaded", fname)
+        return {}, {}
     if not isinstance(save_dict, dict):
         raise FormatError(f"parameter file {fname!r} holds an unnamed list of arrays; a "
                           f".params file maps 'arg:NAME'/'aux:NAME' to arrays")
     arg_params, aux_params = {}, {}
     for key, value in save_dict.items():
-        tp, sep, name = key.partition(":")
-        if not sep:
-            raise FormatError(f"parameter file {fname!r}: key {key!r} has no 'arg:'/'aux:' "
-                              f"prefix")
-        if tp == "arg":
-            arg_params[name] = value
-        elif tp == "aux":
-            aux_params[name] = value
+        arg_type, sep, name = key.partition(":")
+        if not sep or (strict and arg_type not in ("arg", "aux")):
+            raise FormatError(f"parameter file {fname!r}: key {key!r} is neither "
+                              f"'arg:NAME' nor 'aux:NAME'")
+        if arg_type in ("arg", "aux"):
+            (arg_params if arg_type == "arg" else aux_params)[name] = value
     return arg_params, aux_params
 
 
@@ -63,7 +69,7 @@ def load_params(prefix, epoch):
         warnings.warn(f"parameter file {fname!r} is empty; no parameters loaded",
                       UserWarning, stacklevel=2)
         return {}, {}
-    return _split_params(load(fname), fname)
+    return split_params(load(fname), fname)
 
 
 def load_checkpoint(prefix, epoch):

@@ -393,19 +393,9 @@ class BaseModule:
 
     def load_params(self, fname):
         """Load a ``.params`` file; a bad file raises before anything changes."""
-        from ..base import FormatError
+        from ..model import split_params
         from ..ndarray import load
-        save_dict = load(fname)
-        if not isinstance(save_dict, dict):
-            raise FormatError(f"parameter file {fname!r} holds an unnamed list of arrays; a "
-                              f".params file maps 'arg:NAME'/'aux:NAME' to arrays")
-        arg_params, aux_params = {}, {}
-        for key, value in save_dict.items():
-            arg_type, sep, name = key.partition(":")
-            if not sep or arg_type not in ("arg", "aux"):
-                raise FormatError(f"Invalid param file {fname!r}: key {key!r} is neither "
-                                  f"'arg:NAME' nor 'aux:NAME'")
-            (arg_params if arg_type == "arg" else aux_params)[name] = value
+        arg_params, aux_params = split_params(load(fname), fname, strict=True)
         self.set_params(arg_params, aux_params, allow_extra=True)
 
     def get_states(self, merge_multi_context=True):
