@@ -531,6 +531,8 @@ def test_create_and_register():
     with pytest.raises(UnknownNameError) as err:
         mx.optimizer.create("nosuchopt")
     assert "nosuchopt" in str(err.value) and "adam" in str(err.value)
+    with pytest.raises(ValueError):      # what MXNet raised, so MXNet scripts still catch it
+        mx.optimizer.create("nosuchopt")
 
     @mx.optimizer.register
     class HalfStep(mx.optimizer.Optimizer):

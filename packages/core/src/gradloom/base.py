@@ -21,8 +21,12 @@ class BackendUnavailableError(GradloomError):
     """A device type has no usable backend (package missing, no driver, no device)."""
 
 
-class UnknownNameError(GradloomError, KeyError):
-    """A name (operator, optimizer, metric, kvstore, initializer...) is not registered."""
+class UnknownNameError(GradloomError, KeyError, ValueError):
+    """A name (operator, optimizer, metric, kvstore, initializer...) is not registered.
+
+    Both a ``KeyError`` (a registry lookup) and a ``ValueError``, which is what MXNet raised
+    for unknown optimizer, initializer and metric names, so ``except ValueError`` still
+    catches it."""
 
     def __str__(self):  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
