@@ -179,3 +179,40 @@ def test_a_single_process_store_trains_on_all_batches_and_keeps_metrics():
     metric.update([mx.nd.array([1, 0])], [mx.nd.array([[0.2, 0.8], [0.9, 0.1]])])
     assert kv.reduce_metric(metric) is metric
     assert metric.get() == ("accuracy", 1.0) and metric.num_inst == 2
+
+
+@pytest.fixture
+def own_plugin_state():
+    """A plugin state of this test's own, so a store it registers does not outlive it."""
+    from gradloom.plugins import build_state, set_state
+    previous = set_state(build_state())
+    yield
+    set_state(previous)
+
+
+def test_mxnet_capability_names_and_registering_a_store_class(own_plugin_state):
+    kv = mx.kv.create("local")
+    assert kv.is_capable(mx.kv.KVStoreBase.OPTIMIZER) and kv.is_capable("optimizer")
+    assert mx.kv.create("device").is_capable("optimizer")
+    assert not kv.is_capable("distributed-training-of-the-future")
+
+    @mx.kv.KVStoreBase.register
+    class EchoStore(mx.kv.KVStoreBase):
+        """Keeps the last value pushed per key."""
+
+        def init(self, key, value):
+            self.values = {key: value}
+
+        def push(self, key, value, priority=0):
+            self.values[key] = value
+
+        def pull(self, key, out=None, priority=0, ignore_sparse=True):
+            out[:] = self.values[key]
+
+    store = mx.kv.create("EchoStore")
+    assert isinstance(store, EchoStore) and store.type == "echostore"
+    store.init("w", mx.nd.zeros((2,)))
+    store.push("w", mx.nd.ones((2,)) * 3)
+    out = mx.nd.zeros((2,))
+    store.pull("w", out=out)
+    np.testing.assert_array_equal(out.asnumpy(), [3, 3])

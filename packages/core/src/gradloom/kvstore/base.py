@@ -28,6 +28,24 @@ class KVStore(abc.ABC):
     #: the name it was created under ("local", "device", "dist_sync", ...)
     type = None
     capabilities = frozenset()
+    #: MXNet's capability name for ``is_capable``: the store can run the optimizer
+    OPTIMIZER = "optimizer"
+
+    @classmethod
+    def register(cls, klass):
+        """MXNet's class decorator: ``kv.create(klass.__name__.lower())`` then builds
+        ``klass(name)`` (a plugin registers stores through ``gradloom_register_kvstores``
+        instead, so ``gradloom kvstores`` lists them)."""
+        from ..plugins import load_plugins
+
+        def factory(name, **options):
+            return klass(name, **options)
+        doc = (klass.__doc__ or "").strip()
+        factory.description = doc.splitlines()[0] if doc else "registered by KVStoreBase.register"
+        load_plugins().kvstores.add(klass.__name__.lower(), factory,
+                                    origin=f"{klass.__module__}.{klass.__qualname__}",
+                                    replace=True)
+        return klass
 
     def __init__(self, name):
         self.type = name
@@ -64,6 +82,10 @@ class KVStore(abc.ABC):
         return 1
 
     def is_capable(self, capability):
+        """Whether the store can do ``capability``: a ``Capability`` or MXNet's name
+        (``KVStore.OPTIMIZER``, i.e. ``'optimizer'``)."""
+        if capability == self.OPTIMIZER:
+            capability = Capability.OPTIMIZER_ON_STORE
         return capability in self.capabilities
 
     @abc.abstractmethod
