@@ -244,3 +244,22 @@ def test_merged_outputs_of_an_earlier_batch_keep_their_values():
     np.testing.assert_array_equal(second.asnumpy(), np.full((4, 3), 10.0))
     pieces = mod.get_outputs(merge_multi_context=False)[0]
     assert [p.shape for p in pieces] == [(2, 3), (2, 3)]
+
+
+def test_get_grads_sums_the_devices_gradients():
+    # y = w*x with a 1x1 weight, loss gradient 1 per sample: dL/dw = sum of x = 1 + 3 = 4
+    data = mx.sym.Variable("data")
+    net = mx.sym.MakeLoss(mx.sym.FullyConnected(data, num_hidden=1, no_bias=True, name="w"))
+    batch = mx.io.DataBatch([mx.nd.array([[1.0], [3.0]])])
+    grads = []
+    for contexts in ([mx.cpu(0)], [mx.cpu(0), mx.cpu(1)]):
+        mod = mx.mod.Module(net, label_names=None, context=contexts)
+        mod.bind([("data", (2, 1))])
+        mod.init_params(mx.init.One())
+        mod.forward_backward(batch)
+        grads.append(mod.get_grads()["w_weight"].asnumpy())
+        if len(contexts) == 2:
+            pieces = [g["w_weight"].asnumpy() for g in mod.get_grads(merge_multi_context=False)]
+            assert [p.item() for p in pieces] == [1.0, 3.0]
+    np.testing.assert_array_equal(grads[0], [[4.0]])
+    np.testing.assert_array_equal(grads[1], [[4.0]])

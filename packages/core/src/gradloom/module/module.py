@@ -550,13 +550,26 @@ class Module(BaseModule):
                     buf[...] = 0
 
     def get_grads(self, merge_multi_context=True):
-        """``{name: NDArray}`` gradients of the trainable parameters (device 0's, or per
-        device with ``merge_multi_context=False``)."""
+        """``{name: NDArray}`` gradients of the trainable parameters: summed over the devices
+        (the gradient of the whole batch; on one device, views of its buffers), or per device
+        with ``merge_multi_context=False``."""
         need_bound(self, "get_grads()")
         store = self._exec_group.params
-        if merge_multi_context:
-            return store.grad_views(0)
-        return [store.grad_views(k) for k in range(len(self._context))]
+        per_device = [store.grad_views(k) for k in range(len(self._context))]
+        if not merge_multi_context:
+            return per_device
+        if len(per_device) == 1:
+            return per_device[0]
+        from ..ndarray import NDArray
+        ctx = self._context[0]
+        backend = ctx.backend
+        merged = {}
+        for name, first in per_device[0].items():
+            total = backend.empty(first.shape, first.dtype, ctx.device_id)
+            backend.reduce_sum_into(total, [grads[name].raw for grads in per_device],
+                                    [c.backend for c in self._context])
+            merged[name] = NDArray(total, ctx)
+        return merged
 
     def get_outputs(self, merge_multi_context=True):
         need_params(self, "get_outputs()")
