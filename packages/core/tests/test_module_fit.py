@@ -311,3 +311,23 @@ def test_roll_over_batches_are_trained_and_scored_whole():
         mod.score(it, metric)
         counts.append(metric.num_inst)
     assert counts == [8, 12]                 # the rolled-over batch counts in full
+
+
+def test_default_label_names_are_the_loss_heads_labels():
+    data = mx.sym.Variable("data")
+    lro = mx.sym.LinearRegressionOutput(mx.sym.FullyConnected(data, num_hidden=1, name="fc"),
+                                        name="lro")
+    mod = mx.mod.Module(lro)
+    assert mod.label_names == ["lro_label"]
+    # a label variable of any name, wired to a loss head's label input
+    target = mx.sym.Variable("target")
+    mae = mx.sym.MAERegressionOutput(mx.sym.FullyConnected(data, num_hidden=3, name="fc2"),
+                                     label=target, name="mae")
+    assert mx.mod.Module(mae).label_names == ["target"]
+    assert mx.mod.Module(mx.sym.FullyConnected(data, num_hidden=2)).label_names == []
+    x = np.linspace(-1, 1, 40, dtype=np.float32).reshape(40, 1)
+    it = mx.io.NDArrayIter(x, 3 * x, batch_size=8, label_name="lro_label")
+    mod.fit(it, num_epoch=30, optimizer_params={"learning_rate": 0.5},
+            initializer=mx.init.Zero(), eval_metric="mse")
+    weight = mod.get_params()[0]["fc_weight"].asnumpy().item()
+    assert abs(weight - 3.0) < 0.05

@@ -31,6 +31,22 @@ class _DefaultLabels(tuple):
     """Marks ``label_names`` left at its default (so an absent label is not an error)."""
 
 
+def _loss_labels(symbol, data_names):
+    """The label inputs a symbol's loss heads read: variables wired to an operator's
+    ``label`` argument, and variables named ``*_label`` (what ``SoftmaxOutput``,
+    ``LinearRegressionOutput`` and the other loss heads create), in argument order."""
+    from ..symbol.graph import topo_order
+    wired = set()
+    for node in topo_order(symbol._heads):
+        if node.op is None:
+            continue
+        for arg, (src, _) in zip(node.arg_names, node.inputs):
+            if arg == "label" and src.op is None:
+                wired.add(src.name)
+    return [a for a in symbol.list_arguments()
+            if (a in wired or a.endswith("_label")) and a not in data_names]
+
+
 def _check_input_names(symbol, names, typename, throw):
     args = symbol.list_arguments()
     for name in names:
@@ -49,9 +65,9 @@ def _check_input_names(symbol, names, typename, throw):
 class Module(BaseModule):
     """A symbol bound on one or more devices, trained with an optimizer.
 
-    Arguments as MXNet's ``Module``. ``label_names`` left at its default means "the
-    ``softmax_label`` input if the symbol has one": symbols without it need no
-    ``label_names=None``.
+    Arguments as MXNet's ``Module``. ``label_names`` left at its default means "the label
+    inputs the symbol's loss heads read" (``softmax_label``, ``lro_label``, ...): symbols
+    without any need no ``label_names=None``, other loss heads no ``label_names=[...]``.
     """
 
     def __init__(self, symbol, data_names=("data",), label_names=_DefaultLabels(_DEFAULT_LABELS),
@@ -74,7 +90,7 @@ class Module(BaseModule):
         arg_names = symbol.list_arguments()
         data_names = list(data_names) if data_names is not None else []
         if isinstance(label_names, _DefaultLabels):
-            label_names = [n for n in label_names if n in arg_names]
+            label_names = _loss_labels(symbol, data_names)
         else:
             label_names = list(label_names) if label_names is not None else []
         state_names = list(state_names) if state_names is not None else []
