@@ -1,5 +1,6 @@
 """fit / score / predict loops, callbacks and padding (test-cases C)."""
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -331,3 +332,23 @@ def test_default_label_names_are_the_loss_heads_labels():
             initializer=mx.init.Zero(), eval_metric="mse")
     weight = mod.get_params()[0]["fc_weight"].asnumpy().item()
     assert abs(weight - 3.0) < 0.05
+
+
+def test_a_loss_that_averages_over_the_batch_and_the_module_rescale_warn_together():
+    data = mx.sym.Variable("data")
+    fc = mx.sym.FullyConnected(data, num_hidden=2, name="fc")
+    for normalization, warns in (("batch", True), ("valid", True), ("null", False)):
+        net = mx.sym.SoftmaxOutput(fc, normalization=normalization, name="softmax")
+        mod = mx.mod.Module(net)
+        mod.bind([("data", (4, 3))], [("softmax_label", (4,))])
+        mod.init_params()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mod.init_optimizer(optimizer="sgd")
+        hit = [w for w in caught if "divided by the batch twice" in str(w.message)]
+        assert bool(hit) == warns, normalization
+        # an explicit rescale_grad is the user's choice: no warning
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            mod.init_optimizer(optimizer="sgd", optimizer_params={"rescale_grad": 1.0},
+                               force_init=True)

@@ -62,6 +62,21 @@ def _check_input_names(symbol, names, typename, throw):
         warnings.warn(msg, UserWarning, stacklevel=3)
 
 
+def _warn_if_loss_heads_normalise(symbol):
+    """Warn when a loss head already averages its gradient over the batch: the optimizer's
+    ``rescale_grad = 1/batch`` set by the module would divide by the batch a second time."""
+    from ..symbol.graph import topo_order
+    heads = sorted({node.name for node in topo_order(symbol._heads)
+                    if node.op is not None and node.parsed is not None
+                    and getattr(node.parsed, "normalization", "null") in ("batch", "valid")})
+    if heads:
+        warnings.warn(f"loss head(s) {', '.join(heads)} already normalise their gradient "
+                      f"(normalization='batch'/'valid') and the module sets the optimizer's "
+                      f"rescale_grad to 1/batch_size as well, so gradients are divided by the "
+                      f"batch twice; use normalization='null' on the loss, or pass "
+                      f"rescale_grad=1.0 in optimizer_params", UserWarning, stacklevel=3)
+
+
 class Module(BaseModule):
     """A symbol bound on one or more devices, trained with an optimizer.
 
@@ -422,6 +437,7 @@ class Module(BaseModule):
                 auto_rescale = False
             else:
                 params["rescale_grad"] = rescale
+                _warn_if_loss_heads_normalise(self.symbol)
             optimizer = opt.create(optimizer, sym=self.symbol, param_idx2name=idx2name,
                                    **params)
         elif isinstance(optimizer, opt.Optimizer):
