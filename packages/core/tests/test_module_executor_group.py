@@ -117,3 +117,35 @@ def test_plans_are_cached_per_shape_and_outputs_merge():
     parts = [o.asnumpy() for o in group.get_outputs(merge_multi_context=False)[0]]
     np.testing.assert_array_equal(merged, np.concatenate(parts))
     assert group.get_output_shapes() == [("softmax_output", (6, 3))]
+
+
+def test_group_parameter_access_slices_and_bookkeeping_lists():
+    from gradloom.base import ShapeError
+    from gradloom.module import ExtraParamError
+    group = _group()
+    weight = np.arange(20, dtype=np.float32).reshape(4, 5)
+    group.set_params({"fc1_weight": weight}, {})
+    for k in range(2):
+        np.testing.assert_array_equal(group.params.arg_views(k)["fc1_weight"].asnumpy(), weight)
+    before = group.params.arg_views(0)["fc2_weight"].asnumpy().copy()
+    with pytest.raises(ExtraParamError, match="nope"):
+        group.set_params({"fc2_weight": np.ones((3, 4)), "nope": np.ones(1)}, {})
+    with pytest.raises(ShapeError, match="fc2_weight"):
+        group.set_params({"fc2_weight": np.ones((4, 3))}, {})
+    np.testing.assert_array_equal(group.params.arg_views(0)["fc2_weight"].asnumpy(), before)
+    group.set_params({"fc2_weight": np.ones((3, 4)), "nope": np.ones(1)}, {}, allow_extra=True)
+    held = mx.nd.zeros((4, 5))
+    args, aux = {"fc1_weight": held}, {}
+    group.get_params(args, aux)
+    assert args["fc1_weight"] is held                   # filled in place, as MXNet
+    np.testing.assert_array_equal(held.asnumpy(), weight)
+    np.testing.assert_array_equal(args["fc2_weight"].asnumpy(), np.ones((3, 4)))
+    assert group.decide_slices([("data", (6, 5))]) == [slice(0, 3), slice(3, 6)]
+    assert group.input_grad_arrays is None and group.state_arrays == []
+    sym = _mlp()
+    params = [n for n in sym.list_arguments() if n not in ("data", "softmax_label")]
+    with_grads = DataParallelExecutorGroup(
+        sym, [mx.cpu(0), mx.cpu(1)], [1, 1], [("data", (6, 5))], [("softmax_label", (6,))],
+        params, True, True)
+    assert [[a.shape for a in per] for per in with_grads.input_grad_arrays] == \
+        [[(3, 5), (3, 5)]]

@@ -530,7 +530,63 @@ class DataParallelExecutorGroup:
                 if exe is not None:
                     mon.install(exe)
 
+    # -- parameters through the group (Module keeps its own host copies instead) ----------
+    def get_params(self, arg_params, aux_params):
+        """Copy the current values into ``arg_params``/``aux_params`` (dicts, filled in
+        place: existing NDArrays are overwritten, missing names added): parameters from
+        device 0 (identical on every device after an update), auxiliary states averaged
+        over the devices."""
+        from ..ndarray import array
+        self.params.sync_to_host()
+        for target, values in ((arg_params, self.params.host_args()),
+                               (aux_params, self.params.host_aux())):
+            for name, value in values.items():
+                if name in target and hasattr(target[name], "raw"):
+                    target[name][:] = value.asnumpy().astype(target[name].dtype)
+                else:
+                    target[name] = array(value.asnumpy())
+
+    def set_params(self, arg_params, aux_params, allow_extra=False):
+        """Copy the given values onto every device; names the group does not have raise
+        ``ExtraParamError`` unless ``allow_extra``. Everything is checked (names, shapes)
+        before anything is copied."""
+        from .errors import ExtraParamError
+        from .params import _host_array
+        todo = []
+        for values, names, kind in ((arg_params or {}, self.param_names, "parameter"),
+                                    (aux_params or {}, self.aux_names, "auxiliary state")):
+            extra = sorted(set(values) - set(names))
+            if extra and not allow_extra:
+                raise ExtraParamError(f"{extra[0]!r} is not a {kind} of this executor group; "
+                                      f"pass allow_extra=True to ignore such names")
+            for name, value in values.items():
+                if name in names:
+                    host = _host_array(value)
+                    self.params.check_compatible(name, host.shape, kind)
+                    todo.append((name, host, kind != "parameter"))
+        for name, host, aux in todo:
+            self.params.set_device_value(name, host, aux=aux)
+
+    def decide_slices(self, data_shapes):
+        """The per-device batch slices for ``data_shapes`` (by ``workload``)."""
+        batch = self._decide_batch(normalise_descs(data_shapes, "data_shapes"))
+        return split_input_slice(batch, self.workload)
+
     # -- MXNet's bookkeeping lists (read by user code that reaches into the group) --------
+    @property
+    def input_grad_arrays(self):
+        """Per data input, its gradient on each device (None unless inputs_need_grad)."""
+        if not self.inputs_need_grad:
+            return None
+        plan = self.plan
+        return [[plan.execs[k].grad_dict[n] for k in plan.active] for n in self.data_names]
+
+    @property
+    def state_arrays(self):
+        """Per state input (``state_names``), its array on each device."""
+        plan = self.plan
+        return [[plan.execs[k].arg_dict[n] for k in plan.active] for n in self.state_names]
+
     @property
     def param_arrays(self):
         views = [self.params.arg_views(k) for k in range(len(self.contexts))]
