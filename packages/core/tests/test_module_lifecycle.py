@@ -347,3 +347,12 @@ def test_init_params_with_an_incomplete_dict_raises_unless_allow_missing():
     fresh = mx.mod.Module(net)
     with pytest.raises(MissingParamError, match="fc_bias"):
         fresh.fit(it, num_epoch=1, arg_params=partial)
+
+
+def test_base_module_declares_the_module_interface():
+    base = mx.mod.BaseModule()
+    for call in (lambda: base.bind([("data", (1, 2))]), lambda: base.forward(None),
+                 lambda: base.get_outputs(), lambda: base.update(),
+                 lambda: base.output_shapes):
+        with pytest.raises(NotImplementedError, match="BaseModule must define"):
+            call()

@@ -338,6 +338,49 @@ class BaseModule:
     def output_names(self):
         raise NotImplementedError(f"{type(self).__name__} must define output_names")
 
+    @property
+    def output_shapes(self):
+        raise NotImplementedError(f"{type(self).__name__} must define output_shapes")
+
+    # -- the interface every module implements (MXNet's abstract BaseModule methods) -------
+    def _abstract(self, what):
+        raise NotImplementedError(f"{type(self).__name__} must define {what}: it subclasses "
+                                  f"BaseModule, which only drives the calls (fit, score, "
+                                  f"predict)")
+
+    def bind(self, data_shapes, label_shapes=None, for_training=True, inputs_need_grad=False,
+             force_rebind=False, shared_module=None, grad_req="write"):
+        self._abstract("bind()")
+
+    def init_params(self, initializer=DEFAULT_INIT, arg_params=None, aux_params=None,
+                    allow_missing=False, force_init=False, allow_extra=False):
+        self._abstract("init_params()")
+
+    def init_optimizer(self, kvstore="local", optimizer="sgd",
+                       optimizer_params=(("learning_rate", 0.01),), force_init=False):
+        self._abstract("init_optimizer()")
+
+    def forward(self, data_batch, is_train=None):
+        self._abstract("forward()")
+
+    def backward(self, out_grads=None):
+        self._abstract("backward()")
+
+    def update(self):
+        self._abstract("update()")
+
+    def update_metric(self, eval_metric, labels, pre_sliced=False):
+        self._abstract("update_metric()")
+
+    def get_outputs(self, merge_multi_context=True):
+        self._abstract("get_outputs()")
+
+    def get_input_grads(self, merge_multi_context=True):
+        self._abstract("get_input_grads()")
+
+    def get_params(self):
+        self._abstract("get_params()")
+
     # subclasses store what bind() was given in _data_shapes / _label_shapes
     @property
     def data_shapes(self):
