@@ -26,3 +26,16 @@ def test_cpu_context_has_numpy_backend():
     backend = mx.cpu(0).backend
     assert backend.xp is np and backend.is_available()
     assert mx.num_gpus() == 0 or mx.gpu(0).backend.is_available()
+
+
+def test_test_utils_default_context_follows_set_default_context():
+    import threading
+    assert mx.test_utils.default_context() == mx.cpu(0)
+    seen = []
+    thread = threading.Thread(target=lambda: (mx.test_utils.set_default_context(mx.cpu(1)),
+                                              seen.append(mx.test_utils.default_context()),
+                                              seen.append(mx.nd.zeros((1,)).context)))
+    thread.start()
+    thread.join()
+    assert seen == [mx.cpu(1), mx.cpu(1)]
+    assert mx.test_utils.default_context() == mx.cpu(0)   # per thread, as MXNet's
