@@ -263,3 +263,26 @@ def test_get_grads_sums_the_devices_gradients():
             assert [p.item() for p in pieces] == [1.0, 3.0]
     np.testing.assert_array_equal(grads[0], [[4.0]])
     np.testing.assert_array_equal(grads[1], [[4.0]])
+
+
+@pytest.mark.parametrize("contexts", [[mx.cpu(0)], TWO_CPUS])
+def test_accumulated_gradients_step_by_their_mean(contexts):
+    # dL/dw = x = 1 per sample; SGD with lr 1 moves w by the mean gradient, 1, whether the
+    # gradients come from one batch or are accumulated over several with grad_req='add'
+    data = mx.sym.Variable("data")
+    net = mx.sym.MakeLoss(mx.sym.FullyConnected(data, num_hidden=1, no_bias=True, name="w"))
+    batch = mx.io.DataBatch([mx.nd.ones((2, 1))])
+    for req, batches in (("write", 1), ("add", 3)):
+        mod = mx.mod.Module(net, label_names=None, context=contexts)
+        mod.bind([("data", (2, 1))], grad_req=req)
+        mod.init_params(mx.init.Zero())
+        mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 1.0})
+        for _ in range(batches):
+            mod.forward_backward(batch)
+        mod.update()
+        assert mod.get_params()[0]["w_weight"].asnumpy().item() == pytest.approx(-1.0), req
+        if req == "add":   # after zero_grad() the count starts again
+            mod.zero_grad()
+            mod.forward_backward(batch)
+            mod.update()
+            assert mod.get_params()[0]["w_weight"].asnumpy().item() == pytest.approx(-2.0)

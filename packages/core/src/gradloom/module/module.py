@@ -560,7 +560,11 @@ class Module(BaseModule):
 
     def backward(self, out_grads=None):
         need_params(self, "backward()")
-        self._exec_group.backward(out_grads=out_grads)
+        group = self._exec_group
+        group.backward(out_grads=out_grads)
+        accumulates = "add" in group.grad_req.values()
+        store = group.params
+        store.grad_samples = (store.grad_samples if accumulates else 0) + (group.batch_size or 0)
 
     def update(self):
         """Apply one optimizer step from the gradients of the last backward.
@@ -576,10 +580,12 @@ class Module(BaseModule):
     def zero_grad(self):
         """Set every gradient to zero (needed between steps with ``grad_req='add'``)."""
         need_bound(self, "zero_grad()")
-        for g in self._exec_group.params.arg_groups:
+        store = self._exec_group.params
+        for g in store.arg_groups:
             if g.grads is not None:
                 for buf in g.grads:
                     buf[...] = 0
+        store.grad_samples = 0
 
     def get_grads(self, merge_multi_context=True):
         """``{name: NDArray}`` gradients of the trainable parameters: summed over the devices

@@ -148,6 +148,10 @@ class ParamStore:
                                       False)
         self._arg_group_of = {s.name: g for g in self.arg_groups for s in g.segments}
         self._aux_group_of = {s.name: g for g in self.aux_groups for s in g.segments}
+        #: how many samples' gradients the gradient buffers hold: the last batch with
+        #: grad_req='write', every batch since the last zero_grad() with 'add' (kept here,
+        #: beside the buffers, because all buckets of a BucketingModule share them)
+        self.grad_samples = 0
 
     def _group(self, specs, with_grads):
         by_dtype = {}

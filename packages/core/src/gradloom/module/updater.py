@@ -144,8 +144,8 @@ class FlatUpdater:
     def update(self, group):
         plan = group.plan
         opt = self.optimizer
-        if self.auto_rescale and plan.batch_size:
-            opt.rescale_grad = 1.0 / (plan.batch_size * self.num_workers)
+        if self.auto_rescale:
+            opt.rescale_grad = _mean_scale(group, self.num_workers, opt.rescale_grad)
         active = plan.active
         kv = self.kvstore if self.num_workers > 1 else None
         if self._legacy is not None:
@@ -251,6 +251,13 @@ class FlatUpdater:
                                            np.asarray(src))
 
 
+def _mean_scale(group, num_workers, current):
+    """``rescale_grad`` that turns the summed gradients into a mean over the samples they
+    hold: the last batch, or with grad_req='add' every batch since zero_grad()."""
+    samples = group.params.grad_samples or group.plan.batch_size
+    return 1.0 / (samples * num_workers) if samples else current
+
+
 class KVStoreUpdater:
     """MXNet's update-on-kvstore path: ``pushpull`` per parameter, optimizer in the store."""
 
@@ -276,8 +283,9 @@ class KVStoreUpdater:
 
     def update(self, group):
         plan = group.plan
-        if self.auto_rescale and plan.batch_size:
-            self.optimizer.rescale_grad = 1.0 / (plan.batch_size * self.num_workers)
+        if self.auto_rescale:
+            self.optimizer.rescale_grad = _mean_scale(group, self.num_workers,
+                                                      self.optimizer.rescale_grad)
         active = plan.active
         for i, (name, grads, weights) in enumerate(zip(self.names, self.grads, self.weights)):
             self.kvstore.pushpull(name, [grads[k] for k in active], out=weights, priority=-i)
