@@ -198,7 +198,6 @@ class GraphExecutor:
         """Drop every view of the pool (it is about to be reallocated; ``_carve`` follows)."""
         self._values = self._grads = None
         self._fwd = self._bwd = self._fwd_active = self._bwd_active = ()
-        self._node_io = {}
         for kernel in self._kernels:
             if kernel is not None:
                 kernel.forget_arrays()
@@ -206,7 +205,7 @@ class GraphExecutor:
     def _build_plans(self):
         plan, values, grads = self._plan, self._values, self._grads
         fwd, bwd, bwd_nodes = [], [], []
-        self._node_io = {}
+        node_io = {}   # only while the lists are built: nothing per node is kept twice
         for i, node in enumerate(plan.order):
             if node.op is None:
                 continue
@@ -218,12 +217,12 @@ class GraphExecutor:
             aux = [values[e] for e in eids[nargs:]]
             outs = [values[e] for e in range(base, base + node.num_outputs)]
             fwd.append((kernel.forward, ins, outs, aux))
-            self._node_io[i] = (ins, outs, aux)
+            node_io[i] = (ins, outs, aux)
         for i in reversed(range(len(plan.order))):
             if i not in plan.slot_req:
                 continue
             node = plan.order[i]
-            ins, outs, aux = self._node_io[i]
+            ins, outs, aux = node_io[i]
             eids = plan.input_eids(i)[:len(node.arg_names)]
             reqs = plan.slot_req[i]
             in_grads = [None if r == "null" else grads[e] for e, r in zip(eids, reqs)]
