@@ -506,3 +506,69 @@ def test_monitor_sees_standard_layout_values(generic_kernels):
         assert fast[name].shape == slow[name].shape, name
         assert_close(fast[name], slow[name], err_msg=name)
 
+
+
+# -- activation + max pooling run swapped -----------------------------------------------
+def _act_pool_net(act_type, pool_kernel=(2, 2)):
+    data = mx.sym.Variable("data")
+    net = mx.sym.Convolution(data, kernel=(3, 3), num_filter=4, name="conv")
+    net = mx.sym.Activation(net, act_type=act_type, name="act")
+    net = mx.sym.Pooling(net, pool_type="max", kernel=pool_kernel, stride=pool_kernel,
+                         name="pool")
+    return mx.sym.FullyConnected(mx.sym.Flatten(net), num_hidden=3, name="fc")
+
+
+def _run_steps(exe, x, head_grad, req_add):
+    exe.arg_dict["data"][:] = x
+    exe.forward(is_train=True)
+    out = exe.outputs[0].asnumpy().copy()
+    for _ in range(2 if req_add else 1):
+        exe.backward([mx.nd.array(head_grad)])
+    return out, {n: g.asnumpy().copy() for n, g in exe.grad_dict.items() if g is not None}
+
+
+@pytest.mark.parametrize("batch", [3, 16])            # standard and batch-last storage
+@pytest.mark.parametrize("act_type", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_activation_then_max_pool_runs_swapped_with_the_same_results(batch, act_type, req):
+    net = _act_pool_net(act_type)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((batch, 2, 9, 9)).astype(np.float32) * 3   # some saturate
+    x[0, 0, :2, :2] = 40.0             # a window where tanh/sigmoid tie at exactly 1.0
+    results = []
+    for swap in (True, False):
+        exe = net.simple_bind(mx.cpu(), data=x.shape, grad_req=req)
+        for name, arr in exe.arg_dict.items():
+            if name != "data":
+                arr[:] = np.random.default_rng(2).standard_normal(arr.shape) * 0.3
+        assert bool(exe._swaps) and len(exe._fwd_active) == len(exe._fwd) - 1
+        if not swap:
+            exe._swaps = []
+            exe._build_plans()
+            assert len(exe._fwd_active) == len(exe._fwd)
+        head_grad = np.random.default_rng(3).standard_normal(exe.outputs[0].shape)
+        results.append(_run_steps(exe, x, head_grad, req == "add"))
+    (out_s, grads_s), (out_p, grads_p) = results
+    np.testing.assert_allclose(out_s, out_p, rtol=1e-6, atol=1e-7)
+    assert set(grads_s) == set(grads_p) and "data" in grads_s
+    for name in grads_p:
+        np.testing.assert_allclose(grads_s[name], grads_p[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
+def test_activation_and_pooling_stay_apart_when_their_value_is_wanted():
+    net = _act_pool_net("tanh")
+    # relu is not swapped (its gradient needs a mask array)
+    assert not _act_pool_net("relu").simple_bind(mx.cpu(), data=(2, 2, 9, 9))._swaps
+    # the activation's output is a graph output
+    act = net.get_internals()["act_output"]
+    both = mx.sym.Group([net, act]).simple_bind(mx.cpu(), data=(2, 2, 9, 9))
+    assert not both._swaps
+    # a monitor sees every node's own output: the swapped calls are set aside meanwhile
+    exe = net.simple_bind(mx.cpu(), data=(2, 2, 9, 9))
+    assert exe._swaps
+    seen = []
+    exe.set_monitor_callback(lambda name, arr: seen.append(name), monitor_all=False)
+    exe.forward(is_train=False)
+    assert any(name.startswith("act") for name in seen)
+    assert len(exe._fwd_active) == len(exe._fwd)

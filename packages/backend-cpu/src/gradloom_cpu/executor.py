@@ -7,14 +7,18 @@ element-wise loops over their own threads (``gradloom_cpu.kernels._blas`` says w
 Measured on a 2-core host: LeNet's step 1.08x -> 1.13-1.31x PyTorch's speed at low load;
 an MLP (all GEMM) was 20% faster with BLAS's own threads, so it keeps them, and its
 element-wise work stays on the calling thread (``SerialSection``): BLAS's threads spin
-between products and split loops would wait for them (MLP step 2-4% faster).
+between products and split loops would wait for them (MLP step 2-4% faster). A tanh or
+sigmoid read only by a max pooling runs after the pooling, on the pooled values
+(``kernels.act_pool``).
 """
 import numpy as np
 
+from gradloom import profiler as _profiler
 from gradloom.base import ShapeError
 from gradloom.executor.graph_executor import GraphExecutor, _raw
 
 from .kernels._blas import blas_section
+from .kernels.act_pool import SwappedActPool, find_pairs, swap_calls
 from .kernels._parallel import SerialSection
 
 
@@ -45,6 +49,18 @@ class CpuExecutor(GraphExecutor):
             return super().backward(out_grads, is_train)
         with self._section:
             return super().backward(out_grads, is_train)
+
+    def _build_plans(self):
+        super()._build_plans()
+        # tanh/sigmoid -> max pooling pairs run swapped (``kernels.act_pool``), except while
+        # a monitor or the operator profiler wants every node's own call
+        if not hasattr(self, "_swaps"):
+            self._swaps = [(i, j, SwappedActPool(self._kernels[i], self._kernels[j]))
+                           for i, j in find_pairs(self._plan, self._kernels, self._layouts)]
+        if self._swaps and self._monitor is None and not _profiler.operators_enabled():
+            op_nodes = [i for i, node in enumerate(self._plan.order) if node.op is not None]
+            self._fwd_active, self._bwd_active = swap_calls(
+                self._swaps, self._fwd, self._bwd, op_nodes, self._bwd_nodes)
 
     def _copy_into(self, name, dst, value):
         src = value if type(value) is np.ndarray else _raw(value)
