@@ -7,8 +7,8 @@ element-wise loops over their own threads (``gradloom_cpu.kernels._blas`` says w
 Measured on a 2-core host: LeNet's step 1.08x -> 1.13-1.31x PyTorch's speed at low load;
 an MLP (all GEMM) was 20% faster with BLAS's own threads, so it keeps them, and its
 element-wise work stays on the calling thread (``SerialSection``): BLAS's threads spin
-between products and split loops would wait for them (MLP step 2-4% faster). A tanh or
-sigmoid read only by a max pooling runs after the pooling, on the pooled values
+between products and split loops would wait for them (MLP step 2-4% faster). A relu, tanh
+or sigmoid read only by a max pooling runs after the pooling, on the pooled values
 (``kernels.act_pool``).
 """
 import numpy as np
@@ -52,7 +52,7 @@ class CpuExecutor(GraphExecutor):
 
     def _build_plans(self):
         super()._build_plans()
-        # tanh/sigmoid -> max pooling pairs run swapped (``kernels.act_pool``), except while
+        # relu/tanh/sigmoid -> max pooling pairs run swapped (``kernels.act_pool``), except while
         # a monitor or the operator profiler wants every node's own call
         if not hasattr(self, "_swaps"):
             self._swaps = [(i, j, SwappedActPool(self._kernels[i], self._kernels[j]))
