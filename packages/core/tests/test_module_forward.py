@@ -286,3 +286,24 @@ def test_accumulated_gradients_step_by_their_mean(contexts):
             mod.forward_backward(batch)
             mod.update()
             assert mod.get_params()[0]["w_weight"].asnumpy().item() == pytest.approx(-2.0)
+
+
+def test_metrics_reuse_the_merge_buffers_until_outputs_are_handed_out():
+    data = mx.sym.Variable("data")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=2, name="fc"),
+                               name="softmax")
+    mod = mx.mod.Module(net, context=TWO_CPUS)
+    mod.bind([("data", (4, 3))], [("softmax_label", (4,))])
+    mod.init_params()
+    batch = mx.io.DataBatch([mx.nd.ones((4, 3))], [mx.nd.zeros((4,))])
+    metric = mx.metric.create("acc")
+    buffers = []
+    for _ in range(3):                        # what fit does: no get_outputs() call
+        mod.forward(batch, is_train=True)
+        mod.update_metric(metric, batch.label)
+        buffers.append(mod._exec_group.plan.merged[0].raw)
+    assert buffers[0] is buffers[1] is buffers[2] and metric.num_inst == 12
+    kept = mod.get_outputs()[0]
+    mod.forward(batch, is_train=True)
+    mod.update_metric(metric, batch.label)
+    assert mod._exec_group.plan.merged[0] is not kept   # the caller's arrays stay theirs

@@ -57,6 +57,7 @@ class _Plan:
         self.data_targets = []    # per data input: [(index tuple, dst raw, backend)]
         self.label_targets = []
         self.merged = None        # merged output NDArrays (or None: single device)
+        self.merged_given = False # the merged arrays went to a caller (get_outputs)
         # per output: None (device 0's output serves) or (shape, dtype, [(index, src raw,
         # backend)]) to concatenate the devices' pieces into a new array
         self.merge_copies = []
@@ -93,6 +94,8 @@ class DataParallelExecutorGroup:
         self.data_names = [d.name for d in data_shapes]
         self.label_names = [d.name for d in label_shapes] if label_shapes else []
         self.grad_req = self._resolve_grad_req(grad_req)
+        # some gradient buffers sum over backward calls until zero_grad() (grad_req='add')
+        self.accumulates = "add" in self.grad_req.values()
         self.output_layouts = [batch_axis(symbol[i].attr("__layout__"))
                                for i in range(len(self.output_names))]
         self._monitor = None
@@ -356,14 +359,19 @@ class DataParallelExecutorGroup:
         if len(plan.active) == 1:
             plan.merged = None
             return
+        from ..ndarray import NDArray
+        ctx = self.contexts[first]
         plan.merged = []
         plan.merge_copies = []
         for j in range(n_out):
             axis = self.output_layouts[j]
-            plan.merged.append(outputs0[j])
             if axis < 0:
+                plan.merged.append(outputs0[j])
                 plan.merge_copies.append(None)
                 continue
+            plan.merged.append(NDArray(ctx.backend.empty(plan.output_shapes[j][1],
+                                                         outputs0[j].dtype, ctx.device_id),
+                                       ctx))
             copies, start = [], 0
             for k in plan.active:
                 src = plan.execs[k].outputs[j].raw
@@ -460,21 +468,32 @@ class DataParallelExecutorGroup:
         if not merge_multi_context:
             return [[plan.execs[k].outputs[j] for k in plan.active]
                     for j in range(len(self.output_names))]
+        outputs = self.merged_outputs()
+        plan.merged_given = plan.merged is not None
+        return outputs
+
+    def merged_outputs(self):
+        """The outputs of the last forward merged over devices, for use before the next
+        forward (``update_metric``). The merge buffers are reused from step to step unless
+        ``get_outputs`` handed them to a caller: then new ones are made, as MXNet's
+        concatenation did, so outputs kept from an earlier batch keep their values."""
+        plan = self.plan
         if plan.merged is None:
             return list(plan.execs[plan.active[0]].outputs)
         if not self._merged_fresh:
             from ..ndarray import NDArray
-            # new arrays for every forward, as MXNet's concatenation: outputs a caller kept
-            # from an earlier batch keep their values
             ctx = self.contexts[plan.active[0]]
             for j, merge in enumerate(plan.merge_copies):
                 if merge is None:
                     continue
                 shape, dtype, copies = merge
-                buf = ctx.backend.empty(shape, dtype, ctx.device_id)
+                if plan.merged_given:
+                    plan.merged[j] = NDArray(ctx.backend.empty(shape, dtype, ctx.device_id),
+                                             ctx)
+                buf = plan.merged[j].raw
                 for index, src, backend in copies:
                     _load(buf[index], src, backend)
-                plan.merged[j] = NDArray(buf, ctx)
+            plan.merged_given = False
             self._merged_fresh = True
         return list(plan.merged)
 

@@ -562,9 +562,9 @@ class Module(BaseModule):
         need_params(self, "backward()")
         group = self._exec_group
         group.backward(out_grads=out_grads)
-        accumulates = "add" in group.grad_req.values()
         store = group.params
-        store.grad_samples = (store.grad_samples if accumulates else 0) + (group.batch_size or 0)
+        store.grad_samples = (store.grad_samples if group.accumulates else 0) + \
+            (group.batch_size or 0)
 
     def update(self):
         """Apply one optimizer step from the gradients of the last backward.
@@ -648,7 +648,7 @@ class Module(BaseModule):
                 _update_dict(eval_metric, self._label_names, dev_labels, self._output_names,
                              preds)
             return
-        outputs = group.get_outputs()
+        outputs = group.merged_outputs()
         if labels:
             label_axes = [max(batch_axis(getattr(d, "layout", None)), 0)
                           for d in (self._label_shapes or [])] or [0] * len(labels)
