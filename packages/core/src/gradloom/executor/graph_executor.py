@@ -189,9 +189,6 @@ class GraphExecutor:
                 grads[e] = self._private_grad[e]
         self._values, self._grads = values, grads
         self._generation = pool.generation
-        for kernel in self._kernels:
-            if kernel is not None:
-                kernel.forget_arrays()
         self._build_plans()
 
     def _release_views(self):

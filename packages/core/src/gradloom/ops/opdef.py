@@ -239,7 +239,7 @@ class Kernel:
     def forget_arrays(self):
         """Drop whatever this kernel keeps of the arrays it was last called with.
 
-        The executor calls it when it re-carves its buffers (a shared pool grew), so a
+        The executor calls it before a shared pool it carves from is reallocated, so a
         cache of views does not keep an outgrown buffer alive."""
 
     def forward(self, is_train, inputs, outputs, aux):
