@@ -289,12 +289,7 @@ def test_accumulated_gradients_step_by_their_mean(contexts):
 
 
 def test_metrics_reuse_the_merge_buffers_until_outputs_are_handed_out():
-    data = mx.sym.Variable("data")
-    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=2, name="fc"),
-                               name="softmax")
-    mod = mx.mod.Module(net, context=TWO_CPUS)
-    mod.bind([("data", (4, 3))], [("softmax_label", (4,))])
-    mod.init_params()
+    mod = _softmax_module()
     batch = mx.io.DataBatch([mx.nd.ones((4, 3))], [mx.nd.zeros((4,))])
     metric = mx.metric.create("acc")
     buffers = []
