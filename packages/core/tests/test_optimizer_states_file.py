@@ -104,7 +104,7 @@ def test_corrupt_meta_and_wrong_kinds_raise_format_error(tmp_path):
 
     pickled = str(tmp_path / "mxnet.states")
     with open(pickled, "wb") as f:
-        f.write(b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94.")
+        f.write(b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94(K\x00")  # no STOP
     with pytest.raises(FormatError, match="pickle"):
         checkpoint.load_optimizer_states(pickled)
 

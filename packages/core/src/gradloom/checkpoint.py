@@ -12,7 +12,8 @@ is MXNet's NDArray container (``gradloom.nd.save`` format, written atomically) h
   then variance), on the host.
 
 Readers check everything and raise ``FormatError`` naming the file for anything else
-(truncated or corrupted bytes, a ``.params`` file, an MXNet pickle).
+(truncated or corrupted bytes, a ``.params`` file). MXNet's own pickled ``.states`` files are
+imported by ``gradloom.mxnet_states``, which reads them without unpickling.
 """
 import json
 import os
@@ -21,6 +22,7 @@ import warnings
 import numpy as np
 
 from .base import FormatError, ParameterError
+from .mxnet_states import is_mxnet_pickle, read_mxnet_states
 
 __all__ = ["save_optimizer_states", "load_optimizer_states", "dumps_optimizer_states",
            "loads_optimizer_states", "optimizer_meta", "optimizer_from_meta",
@@ -31,7 +33,6 @@ FORMAT_NAME = "gradloom-optimizer-states"
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
 _PREFIX = "state/"
-_PICKLE_MAGIC = b"\x80"
 
 
 # --------------------------------------------------------------------------------------
@@ -134,11 +135,17 @@ def _host(arr):
 
 
 def loads_optimizer_states(buf, source="optimizer-state bytes"):
-    """(states, meta) from bytes written by :func:`dumps_optimizer_states`."""
+    """(states, meta) from bytes written by :func:`dumps_optimizer_states`, or
+    (states keyed as MXNet keyed them, None) from an MXNet ``.states`` pickle."""
     from .ndarray.serialization import load_frombuffer
-    if isinstance(buf, (bytes, bytearray, memoryview)) and bytes(buf[:1]) == _PICKLE_MAGIC:
-        raise FormatError(f"{source} is a Python pickle (an MXNet .states file?); gradloom "
-                          f"never unpickles; re-create the states with gradloom")
+    if isinstance(buf, (bytes, bytearray, memoryview)) and is_mxnet_pickle(buf):
+        states = read_mxnet_states(buf, source)
+        warnings.warn(f"{source} was written by MXNet: its {len(states)} state(s) are imported, "
+                      f"but MXNet saved no update counts, so learning-rate schedules and "
+                      f"Adam-style bias corrections restart (as they did when MXNet resumed); "
+                      f"save_optimizer_states writes gradloom's complete format",
+                      UserWarning, stacklevel=2)
+        return states, None
     try:
         entries = load_frombuffer(buf)
     except FormatError as err:
@@ -148,7 +155,8 @@ def loads_optimizer_states(buf, source="optimizer-state bytes"):
 
 def load_optimizer_states(fname):
     """(states name -> tuple of numpy arrays, meta dict) from a file written by
-    :func:`save_optimizer_states`; any problem raises ``FormatError`` naming the file."""
+    :func:`save_optimizer_states` (or MXNet's, see :func:`loads_optimizer_states`); any
+    problem raises ``FormatError`` naming the file."""
     from .fileio import read_bytes_checked
     source = f"optimizer-state file {os.fsdecode(fname)!r}"
     buf = read_bytes_checked(fname, "optimizer-state file")
@@ -290,6 +298,8 @@ def _typed_key(key, kind):
 def loads_updater_states(buf):
     """(index -> tuple of numpy arrays, meta) from ``Updater.get_states`` bytes."""
     states, meta = loads_optimizer_states(buf, "Updater states")
+    if meta is None:   # MXNet's pickle: its own index (or name) keys, no counters
+        return states, {}
     key_types = meta.get("key_types") or {}
     return {_typed_key(k, key_types.get(k, "str")): v for k, v in states.items()}, meta
 

@@ -474,7 +474,7 @@ class Module(BaseModule):
         self.optimizer_initialized = True
         if self._preload_opt_states is not None:
             fname, loaded = self._preload_opt_states
-            self._updater.load_states(*loaded, source=fname)
+            self._install_optimizer_states(*loaded, source=fname)
             self._preload_opt_states = None
 
     def borrow_optimizer(self, shared_module):
@@ -669,12 +669,21 @@ class Module(BaseModule):
         self._updater.save_states(fname, epoch)
 
     def load_optimizer_states(self, fname):
-        """Restore states written by ``save_optimizer_states``; a bad file raises
-        ``FormatError`` naming it and leaves the optimizer unchanged."""
+        """Restore states written by ``save_optimizer_states`` (or by MXNet's, read without
+        unpickling: ``gradloom.mxnet_states``); a bad file raises ``FormatError`` naming it
+        and leaves the optimizer unchanged."""
         need_optimizer(self, "load_optimizer_states()")
         from ..checkpoint import load_optimizer_states as _load_states
         states, meta = _load_states(fname)
-        self._updater.load_states(states, meta, source=fname)
+        self._install_optimizer_states(states, meta, source=fname)
+
+    def _install_optimizer_states(self, states, meta, source):
+        """Loaded states into the updater; an MXNet file's index keys become names first."""
+        from ..mxnet_states import states_by_name
+        names = self._exec_group.param_names
+        fixed = set(self._fixed_param_names)
+        states = states_by_name(states, names, [n for n in names if n not in fixed], source)
+        self._updater.load_states(states, meta, source=source)
 
     def install_monitor(self, mon):
         need_bound(self, "install_monitor()")
