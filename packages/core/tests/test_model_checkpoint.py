@@ -192,11 +192,15 @@ _RESUME_SCRIPT = textwrap.dedent("""
                 initializer=mx.init.Xavier(),
                 epoch_end_callback=mx.callback.module_checkpoint(
                     mod, prefix, save_optimizer_states=True))
-    else:
+    elif mode == "resume":
         mod = mx.mod.Module.load(prefix, 2, load_optimizer_states=True)
         import warnings
         warnings.simplefilter("ignore")
         mod.fit(it, num_epoch=4, begin_epoch=2, optimizer="adam",
+                optimizer_params=dict(opt, lr_scheduler=sched))
+    else:   # one call: the newest checkpoint under the prefix, states and epoch included
+        mod = mx.mod.Module(net)
+        mod.fit(it, num_epoch=4, optimizer="adam", resume_from=prefix,
                 optimizer_params=dict(opt, lr_scheduler=sched))
     mod.save_params(out)
 """)
@@ -214,10 +218,12 @@ def test_resume_in_fresh_process_is_bit_identical(tmp_path):
 
     straight = run("straight", tmp_path / "straight.params")
     run("first", tmp_path / "first.params")
-    resumed = run("resume", tmp_path / "resumed.params")
-    assert sorted(straight) == sorted(resumed)
-    for key in straight:
-        np.testing.assert_array_equal(resumed[key].asnumpy(), straight[key].asnumpy())
+    for mode in ("resume", "resume_from"):
+        resumed = run(mode, tmp_path / f"{mode}.params")
+        assert sorted(straight) == sorted(resumed)
+        for key in straight:
+            np.testing.assert_array_equal(resumed[key].asnumpy(), straight[key].asnumpy(),
+                                          err_msg=f"{mode}: {key}")
 
 
 @pytest.mark.parametrize("model", ["mlp", "lenet_bn"])

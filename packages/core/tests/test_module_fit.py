@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradloom as mx
-from gradloom.base import ParameterError
+from gradloom.base import ConfigError, ParameterError
 
 TWO_CPUS = [mx.cpu(0), mx.cpu(1)]
 
@@ -139,6 +139,40 @@ def test_resume_from_checkpoint_runs_remaining_epochs(tmp_path, caplog):
         with pytest.warns(UserWarning, match="init_params call ignored"):
             loaded.fit(mx.io.NDArrayIter(x, y, batch_size=4), num_epoch=3, begin_epoch=2)
     assert "Epoch[2]" in caplog.text and "Epoch[1]" not in caplog.text
+
+
+def test_fit_resume_from_picks_the_newest_checkpoint_and_checks_its_arguments(tmp_path, caplog):
+    x, y = _data()
+    prefix = str(tmp_path / "r")
+    first = mx.mod.Module(_net())
+    first.fit(mx.io.NDArrayIter(x, y, batch_size=4), num_epoch=2,
+              epoch_end_callback=mx.callback.module_checkpoint(first, prefix))
+    saved = first.get_params()[0]["fc_weight"].asnumpy()
+    import logging
+    # no .states beside the parameters: it says so and starts the optimizer afresh
+    with caplog.at_level(logging.INFO), pytest.warns(UserWarning, match="starts fresh"):
+        mod = mx.mod.Module(_net())
+        mod.fit(mx.io.NDArrayIter(x, y, batch_size=4), num_epoch=2, resume_from=prefix)
+    assert "Resuming from epoch 2" in caplog.text and "Epoch[" not in caplog.text
+    np.testing.assert_array_equal(mod.get_params()[0]["fc_weight"].asnumpy(), saved)
+    # an explicit epoch; only the epochs after it run
+    seen = []
+    with pytest.warns(UserWarning, match="starts fresh"):
+        mod.fit(mx.io.NDArrayIter(x, y, batch_size=4), num_epoch=3, resume_from=(prefix, 1),
+                epoch_end_callback=lambda epoch, *rest: seen.append(epoch))
+    assert seen == [1, 2]
+
+    before = mod.get_params()[0]["fc_weight"].asnumpy()
+    for kwargs, match in [
+            (dict(resume_from=str(tmp_path / "none")), "no checkpoint"),
+            (dict(resume_from=(prefix, 7)), r"saved epochs.*\[1, 2\]"),
+            (dict(resume_from=prefix, begin_epoch=1), "begin_epoch=1"),
+            (dict(resume_from=prefix, arg_params={"fc_weight": mx.nd.zeros((2, 4))}),
+             "drop arg_params"),
+            (dict(resume_from=3), "prefix")]:
+        with pytest.raises(ConfigError, match=match):
+            mod.fit(mx.io.NDArrayIter(x, y, batch_size=4), num_epoch=3, **kwargs)
+        np.testing.assert_array_equal(mod.get_params()[0]["fc_weight"].asnumpy(), before)
 
 
 def _constant_module(context=None):

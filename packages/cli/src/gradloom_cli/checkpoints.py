@@ -1,9 +1,9 @@
 """Finding checkpoint files: ``PREFIX-symbol.json`` + ``PREFIX-NNNN.params`` (+ ``.states``)."""
-import glob
 import os
 import re
 
 from gradloom.base import ConfigError
+from gradloom.model import latest_epoch, saved_epochs  # noqa: F401 (this module's API)
 
 _PARAMS = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4,})\.params$")
 
@@ -18,21 +18,6 @@ def states_path(prefix, epoch):
 
 def symbol_path(prefix):
     return f"{prefix}-symbol.json"
-
-
-def saved_epochs(prefix):
-    """Epoch numbers of every ``PREFIX-NNNN.params`` file, ascending."""
-    epochs = []
-    for path in glob.glob(glob.escape(prefix) + "-*.params"):
-        match = _PARAMS.match(path)
-        if match and match.group("prefix") == prefix:
-            epochs.append(int(match.group("epoch")))
-    return sorted(epochs)
-
-
-def latest_epoch(prefix):
-    epochs = saved_epochs(prefix)
-    return epochs[-1] if epochs else None
 
 
 def split_checkpoint(spec, epoch=None, option="CHECKPOINT"):

@@ -5,14 +5,19 @@ A checkpoint is ``prefix-symbol.json`` (MXNet's symbol JSON) plus ``prefix-%04d.
 (MXNet's NDArray container with ``arg:``/``aux:`` keys); both are written atomically, so an
 interrupted save leaves the previous files intact.
 """
+import glob
 import logging
 import os
+import re
 import warnings
 
-from .base import FormatError
+from .base import ConfigError, FormatError
 from .callback import BatchEndParam
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_params", "BatchEndParam"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_params", "saved_epochs", "latest_epoch",
+           "resume_point", "BatchEndParam"]
+
+_PARAMS_FILE = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4,})\.params$")
 
 _log = logging.getLogger(__name__)
 
@@ -78,3 +83,46 @@ def load_checkpoint(prefix, epoch):
     symbol = sym.load(f"{prefix}-symbol.json")
     arg_params, aux_params = load_params(prefix, epoch)
     return symbol, arg_params, aux_params
+
+
+def saved_epochs(prefix):
+    """Epoch numbers of every ``prefix-NNNN.params`` file, ascending."""
+    epochs = []
+    for path in glob.glob(glob.escape(prefix) + "-*.params"):
+        match = _PARAMS_FILE.match(path)
+        if match and match.group("prefix") == prefix:
+            epochs.append(int(match.group("epoch")))
+    return sorted(epochs)
+
+
+def latest_epoch(prefix):
+    """The newest epoch saved under ``prefix`` (None: no checkpoint)."""
+    epochs = saved_epochs(prefix)
+    return epochs[-1] if epochs else None
+
+
+def resume_point(resume_from):
+    """``(epoch, arg_params, aux_params, states file or None)`` of a checkpoint to resume.
+
+    ``resume_from`` is a prefix (its newest ``prefix-NNNN.params``) or ``(prefix, epoch)``.
+    """
+    if isinstance(resume_from, (tuple, list)) and len(resume_from) == 2:
+        prefix, epoch = resume_from
+        epoch = int(epoch)
+        if not os.path.exists(f"{prefix}-{epoch:04d}.params"):
+            found = saved_epochs(os.fspath(prefix))
+            raise ConfigError(f"resume_from: no checkpoint {prefix}-{epoch:04d}.params; "
+                              f"saved epochs under {prefix!r}: {found or 'none'}")
+    elif isinstance(resume_from, (str, os.PathLike)):
+        prefix = os.fspath(resume_from)
+        epoch = latest_epoch(prefix)
+        if epoch is None:
+            raise ConfigError(f"resume_from: no checkpoint {prefix}-NNNN.params to resume "
+                              f"from; save with save_checkpoint/do_checkpoint({prefix!r}) or "
+                              f"drop resume_from to start from the beginning")
+    else:
+        raise ConfigError(f"resume_from must be a checkpoint prefix or (prefix, epoch), got "
+                          f"{resume_from!r}")
+    arg_params, aux_params = load_params(prefix, epoch)
+    states = f"{prefix}-{epoch:04d}.states"
+    return epoch, arg_params, aux_params, states if os.path.exists(states) else None

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..base import ParameterError
+from ..base import ConfigError, ParameterError
 from ..callback import BatchEndParam
 from .errors import need_bound, need_params
 from .slicing import is_presliced
@@ -239,16 +239,26 @@ class BaseModule:
             eval_batch_end_callback=None, initializer=None, arg_params=None,
             aux_params=None, allow_missing=False, force_rebind=False, force_init=False,
             begin_epoch=0, num_epoch=None, validation_metric=None, monitor=None,
-            sparse_row_id_fn=None, update_on_kvstore=None):
+            sparse_row_id_fn=None, update_on_kvstore=None, resume_from=None):
         """Train on ``train_data`` for epochs ``begin_epoch .. num_epoch-1`` (MXNet's loop).
 
         ``update_on_kvstore=True`` runs the optimizer inside the kvstore (MXNet's default
         for several devices); by default the module updates its flat buffers itself.
+
+        ``resume_from`` (a checkpoint prefix, whose newest epoch is taken, or
+        ``(prefix, epoch)``) continues a run saved with ``save_checkpoint`` or
+        ``callback.module_checkpoint``: its parameters, its optimizer states and counters
+        when a ``.states`` file was saved beside them, and ``begin_epoch`` = that epoch.
         """
         from .. import metric as _metric
         from ..initializer import Uniform
         if num_epoch is None:
             raise ParameterError("please specify number of epochs: fit(..., num_epoch=N)")
+        states_file = None
+        if resume_from is not None:
+            begin_epoch, arg_params, aux_params, states_file = self._resume_point(
+                resume_from, begin_epoch, arg_params, aux_params)
+            force_init, allow_missing = True, False
         if initializer is None:
             initializer = Uniform(0.01)
         self.bind(data_shapes=train_data.provide_data, label_shapes=train_data.provide_label,
@@ -259,6 +269,8 @@ class BaseModule:
                          aux_params=aux_params, allow_missing=allow_missing,
                          force_init=force_init, allow_extra=True)
         self._init_optimizer_for_fit(kvstore, optimizer, optimizer_params, update_on_kvstore)
+        if states_file is not None:
+            self.load_optimizer_states(states_file)
         if validation_metric is None:
             validation_metric = eval_metric
         if not isinstance(eval_metric, _metric.EvalMetric):
@@ -311,6 +323,24 @@ class BaseModule:
                 for name, val in res:
                     self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, val)
             train_data.reset()
+
+    def _resume_point(self, resume_from, begin_epoch, arg_params, aux_params):
+        """(begin epoch, arg params, aux params, states file) for ``fit(resume_from=...)``."""
+        from ..model import resume_point
+        if arg_params is not None or aux_params is not None:
+            raise ConfigError("fit: resume_from loads the parameters of the checkpoint; drop "
+                              "arg_params/aux_params, or drop resume_from to start from them")
+        epoch, args, auxs, states_file = resume_point(resume_from)
+        if begin_epoch not in (0, epoch):
+            raise ConfigError(f"fit: resume_from continues after epoch {epoch}, but "
+                              f"begin_epoch={begin_epoch}; drop begin_epoch")
+        if states_file is None:
+            warnings.warn(f"resume_from: no optimizer states were saved with epoch {epoch} "
+                          f"(save_checkpoint(..., save_optimizer_states=True)); the optimizer "
+                          f"starts fresh", UserWarning, stacklevel=3)
+        self.logger.info("Resuming from epoch %d of %s%s", epoch, resume_from,
+                         " with optimizer states" if states_file else "")
+        return epoch, args, auxs, states_file
 
     def _init_optimizer_for_fit(self, kvstore, optimizer, optimizer_params, update_on_kvstore):
         if update_on_kvstore is None:
