@@ -19,6 +19,7 @@ from .errors import (ExtraParamError, InputsGradError, MissingParamError,
                      ParamsNotInitializedError, need_bound,
                      need_optimizer, need_params)
 from .executor_group import DataParallelExecutorGroup
+from .freezing import frozen_batchnorms, with_global_stats
 from .slicing import batch_axis, is_presliced
 from .updater import FlatUpdater, KVStoreUpdater
 
@@ -83,6 +84,9 @@ class Module(BaseModule):
     Arguments as MXNet's ``Module``. ``label_names`` left at its default means "the label
     inputs the symbol's loss heads read" (``softmax_label``, ``lro_label``, ...): symbols
     without any need no ``label_names=None``, other loss heads no ``label_names=[...]``.
+    ``fixed_param_names`` may also name a BatchNorm's ``moving_mean`` and ``moving_var``:
+    that layer then trains with its stored statistics and leaves them unchanged
+    (``module.freezing``).
     """
 
     def __init__(self, symbol, data_names=("data",), label_names=_DefaultLabels(_DEFAULT_LABELS),
@@ -113,11 +117,16 @@ class Module(BaseModule):
         _check_input_names(symbol, data_names, "data", True)
         _check_input_names(symbol, label_names, "label", False)
         _check_input_names(symbol, state_names, "state", True)
-        _check_input_names(symbol, fixed_param_names, "fixed_param", True)
+        aux_names = symbol.list_auxiliary_states()
+        _check_input_names(symbol, [n for n in fixed_param_names if n not in aux_names],
+                           "fixed_param", True)
+        # BatchNorm statistics named there are frozen: those layers bind with global stats
+        frozen = frozen_batchnorms(symbol, fixed_param_names)
+        self._bound_symbol = with_global_stats(symbol, frozen) if frozen else symbol
         input_names = set(data_names + label_names + state_names)
         self._param_names = [n for n in arg_names if n not in input_names]
         self._fixed_param_names = fixed_param_names
-        self._aux_names = symbol.list_auxiliary_states()
+        self._aux_names = aux_names
         self._data_names = data_names
         self._label_names = label_names
         self._state_names = state_names
@@ -340,7 +349,7 @@ class Module(BaseModule):
         self.inputs_need_grad = inputs_need_grad
         self._grad_req = grad_req
         self._exec_group = DataParallelExecutorGroup(
-            self._symbol, self._context, self._work_load_list, data_shapes, label_shapes,
+            self._bound_symbol, self._context, self._work_load_list, data_shapes, label_shapes,
             self._param_names, for_training, inputs_need_grad, shared_group,
             logger=self.logger, fixed_param_names=self._fixed_param_names, grad_req=grad_req,
             state_names=self._state_names, group2ctxs=self._group2ctxs)
