@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from _common import (NETWORKS, best_rate, best_rates, build, build_torch,  # noqa: E402
                      print_table, run_in_mxnet)
-from numpy_reference import mlp_step  # noqa: E402
+from numpy_reference import STEPS as NUMPY_STEPS  # noqa: E402
 
 
 def symbolic_step(mx, name, ctx):
@@ -86,8 +86,8 @@ def main():
     for name in names:
         ours_step, batch = symbolic_step(mx, name, mx.cpu())
         steps = {"ours": ours_step, "torch": torch_step(name)[0]}
-        if name == "mlp":
-            steps["numpy"] = mlp_step(batch)
+        if name in NUMPY_STEPS:
+            steps["numpy"] = NUMPY_STEPS[name](batch).step
         rates = best_rates(steps, batch, seconds=args.seconds, repeats=args.repeat)
         ours, ref = rates["ours"], rates["torch"]
         row = {"network": name, "batch": NETWORKS[name][0], "gradloom/s": f"{ours:.0f}",
@@ -103,7 +103,7 @@ def main():
           f"{args.seconds:g} s, {args.threads} threads)")
     print_table(rows, ["network", "batch", "gradloom/s", "torch/s", "gradloom/torch", "mxnet/s",
                        "gradloom/mxnet", "numpy ref/torch", "gradloom/numpy ref"])
-    print("numpy ref: the MLP step written by hand in numpy (benchmarks/numpy_reference.py), "
+    print("numpy ref: the step written by hand in numpy (benchmarks/numpy_reference.py), "
           "the ceiling of an engine on numpy's BLAS on this host")
 
 
