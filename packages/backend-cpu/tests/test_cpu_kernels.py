@@ -127,7 +127,9 @@ def _check_pair(generic, fast, inputs, rng, arrays=None):
                  for s in generic.out_shapes[:generic.num_visible]]
     start = [rng.standard_normal(s).astype(np.float32) for s in generic.in_shapes[:n]]
     reqs = [["write"] * n, ["add"] * n, ["null"] + ["write"] * (n - 1),
-            ["add"] + ["null"] * (n - 1)]
+            ["add"] + ["null"] * (n - 1), ["write"] * (n - 1) + ["null"]]
+    if n > 2:   # a weight and a bias: each without the other, and write beside add
+        reqs += [["null", "null"] + ["add"] * (n - 2), ["null", "write"] + ["add"] * (n - 2)]
     for req in reqs:
         # twice: kernels keep scratch between calls, the second call must not see stale data
         for _ in range(2):

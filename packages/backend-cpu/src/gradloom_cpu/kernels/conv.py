@@ -95,12 +95,22 @@ class CpuConvolutionKernel(ConvolutionKernel):
         self.pad, self.stride, self.dilate, self.kernel_size = pad, stride, dilate, kernel
         self.spatial, self.padded_spatial, self.out_spatial = spatial, padded, out_sp
         cols = self._internal((n, 1) + out_sp)[1:]        # (N, *O) or (*O, N)
-        self.col = np.empty((c,) + kernel + cols, dtype=dtype)
-        self.dcol = np.empty_like(self.col)
         m = n * prod(out_sp)
         kk = prod(kernel)
+        k = (c // g) * kk
+        # one group with a bias: the column buffer gets a row of ones below the im2col rows
+        # and the weights a bias column, so the GEMM adds the bias (no pass over the output)
+        # and the weight-gradient GEMM returns the bias gradient as one more row (no
+        # reduction over the output gradient)
+        self.bias_row = self.has_bias and g == 1
+        self.col2d = np.empty((g * k + self.bias_row, m), dtype=dtype)
+        if self.bias_row:
+            self.col2d[k] = 1
+            self.w_ext = np.empty((f, k + 1), dtype=dtype)
+        self.col = self.col2d[:g * k].reshape((c,) + kernel + cols)
+        self.dcol = np.empty_like(self.col)
         self.groups = g
-        self.col3 = self.col.reshape(g, (c // g) * kk, m)
+        self.col3 = self.col.reshape(g, k, m)
         self.dcol3 = self.dcol.reshape(self.col3.shape)
         self.w3 = (g, f // g, (c // g) * kk)
         self.m = m
@@ -119,7 +129,7 @@ class CpuConvolutionKernel(ConvolutionKernel):
         # of col so each thread reads only its part of the large operand: OpenBLAS runs this
         # orientation faster than dy @ col.T when F is small (LeNet: F=20 and 50, 1.2-1.3x
         # on one core); the (K, F) result is then transposed into place (K*F elements)
-        self.dwt_scratch = np.empty(((c // g) * kk, f), dtype=dtype)
+        self.dwt_scratch = np.empty((self.col2d.shape[0], f), dtype=dtype)
         self.db_scratch = np.empty((f,), dtype=dtype)
         self.offsets = list(np.ndindex(*kernel))
 
@@ -164,16 +174,21 @@ class CpuConvolutionKernel(ConvolutionKernel):
         w3 = inputs[1].reshape(self.w3)
         y = outputs[0]
         y3 = y.reshape(self.y3_shape()) if self.out_batch_last else self.y3
-        if self.groups == 1:
+        if self.bias_row:
+            k = self.w3[2]
+            np.copyto(self.w_ext[:, :k], w3[0])
+            np.copyto(self.w_ext[:, k], inputs[2])
+            matmul(self.w_ext, self.col2d, y3[0], "cols")
+        elif self.groups == 1:
             matmul(w3[0], self.col3[0], y3[0], "cols")
         else:
             np.matmul(w3, self.col3, out=y3)
         if self.out_batch_last:
-            if self.has_bias:
+            if self.has_bias and not self.bias_row:
                 run_sliced(_add_into, (y, inputs[2].reshape(self.bias_internal), y))
             return
         result = self.yint.transpose(self.inv_perm)
-        if self.has_bias:
+        if self.has_bias and not self.bias_row:
             bias = inputs[2].reshape(self.bias_view)
             run_sliced(lambda r, o: np.add(r, bias, out=o), (result, y))
         else:
@@ -189,18 +204,28 @@ class CpuConvolutionKernel(ConvolutionKernel):
         else:
             run_sliced(np.copyto, (self.dyint, out_grads[0].transpose(self.perm)))
             dy3 = self.dy3
-        if self.has_bias and self.wants(2, in_grads, req):
+        wants_weight = self.wants(1, in_grads, req)
+        wants_bias = self.has_bias and self.wants(2, in_grads, req)
+        # with the ones row, the weight-gradient GEMM's last row is the bias gradient
+        bias_from_gemm = wants_bias and wants_weight and self.bias_row
+        if wants_bias and not bias_from_gemm:
             dst = in_grads[2] if req[2] == "write" else self.db_scratch
             np.add.reduce(dy3.reshape(-1, self.m), axis=1, out=dst)
             if req[2] == "add":
                 in_grads[2] += dst
-        if self.wants(1, in_grads, req):
+        if wants_weight:
             dw = in_grads[1]
             dst = dw.reshape(self.w3) if req[1] == "write" else \
                 self.dw_scratch.reshape(self.w3)
             if self.groups == 1:
-                matmul(self.col3[0], dy3[0].T, self.dwt_scratch, "rows")
-                np.copyto(dst[0], self.dwt_scratch.T)
+                k = self.w3[2]
+                matmul(self.col2d, dy3[0].T, self.dwt_scratch, "rows")
+                np.copyto(dst[0], self.dwt_scratch[:k].T)
+                if bias_from_gemm:
+                    if req[2] == "write":
+                        np.copyto(in_grads[2], self.dwt_scratch[k])
+                    else:
+                        in_grads[2] += self.dwt_scratch[k]
             else:
                 np.matmul(dy3, self.col3.transpose(0, 2, 1), out=dst)
             if req[1] == "add":
