@@ -407,6 +407,29 @@ def test_split_products_restore_the_blas_thread_count(split_everything):
         assert functions[1]() == before
 
 
+def test_small_outputs_over_long_reductions_are_cut_along_the_reduction(monkeypatch):
+    """A weight gradient like LeNet's first layer (26x20 over many positions): each thread
+    multiplies a share of the positions into its partial result; their sum is the product."""
+    import types
+
+    from gradloom_cpu.kernels import _blas, _parallel
+    monkeypatch.setattr(_blas, "blas_section", types.SimpleNamespace(saved=2))  # in a step
+    monkeypatch.setattr(_parallel, "SPLITTER", _parallel.ThreadSplitter(threads=3))
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((26, 40000)).astype(np.float32)
+    b = rng.standard_normal((20, 40000)).astype(np.float32).T
+    out = np.empty((26, 20), np.float32)
+    partials = np.full((3, 26, 20), np.nan, np.float32)
+    _blas.matmul(a, b, out, "rows", partials)
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(partials.sum(axis=0), out, rtol=1e-6, atol=1e-4)
+    assert not np.isnan(partials).any()          # every thread's share was used
+    # without partial buffers the product stays one call, with the same result
+    whole = np.empty_like(out)
+    _blas.matmul(a, b, whole, "rows")
+    np.testing.assert_allclose(whole, out, rtol=1e-4, atol=1e-3)
+
+
 def test_each_graph_runs_its_steps_in_the_section_its_kernels_need():
     from gradloom_cpu.kernels import _blas, _parallel
     data = mx.sym.Variable("data")

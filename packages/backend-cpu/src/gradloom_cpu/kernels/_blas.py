@@ -25,8 +25,10 @@ import numpy as np
 from . import _parallel
 
 MIN_MACS = 1 << 21   # smaller products: one call (a hand-off costs tens of microseconds)
-# a small output over a long reduction (a convolution's weight gradient): every block would
-# read both whole operands again, so it stays one call
+# a small output over a long reduction (a convolution's weight gradient): row or column
+# blocks would each read a whole operand again, so such a product is cut along the
+# reduction instead, into caller-given partial results that are summed (or, without them,
+# stays one call)
 MIN_OUTPUT = 1 << 14
 
 _NAMES = [("openblas_set_num_threads", "openblas_get_num_threads"),
@@ -105,13 +107,24 @@ class _Section:
 blas_section = _Section()
 
 
-def matmul(a, b, out, split="rows"):
+def matmul(a, b, out, split="rows", partials=None):
     """``np.matmul(a, b, out=out)`` for 2-D operands; inside ``blas_section``, large
-    products are cut into row (of ``a``/``out``) or column (of ``b``/``out``) blocks."""
+    products are cut into row (of ``a``/``out``) or column (of ``b``/``out``) blocks, or,
+    when the output is small and ``partials`` (``(parts, *out.shape)``) is given, along
+    the reduction."""
     m, k = a.shape
     n = b.shape[1]
-    if not blas_section.saved or m * k * n < MIN_MACS or out.size < MIN_OUTPUT:
+    if not blas_section.saved or m * k * n < MIN_MACS:
         np.matmul(a, b, out=out)
+        return
+    if out.size < MIN_OUTPUT:
+        if partials is None:
+            np.matmul(a, b, out=out)
+            return
+        ranges = _parallel.bounds(k, len(partials))
+        _parallel.SPLITTER.run(_matmul_into, [(a[:, s:e], b[s:e], partials[i])
+                                              for i, (s, e) in enumerate(ranges)])
+        np.add.reduce(partials[:len(ranges)], axis=0, out=out)
         return
     # one block per thread: smaller GEMMs lose efficiency (4 row blocks of a 256-row
     # product cost 13% more than one, 2 blocks 6%); an idle helper's block is still taken

@@ -26,7 +26,8 @@ from gradloom.ops._common import prod
 from gradloom.ops._window import spatial_params
 from gradloom.ops.conv import ConvolutionKernel
 
-from ._blas import MIN_MACS, matmul
+from . import _parallel
+from ._blas import MIN_MACS, MIN_OUTPUT, matmul
 from ._parallel import run_sliced
 
 BATCH_MIDDLE, BATCH_LAST = "batch-middle", "batch-last"
@@ -130,6 +131,10 @@ class CpuConvolutionKernel(ConvolutionKernel):
         # orientation faster than dy @ col.T when F is small (LeNet: F=20 and 50, 1.2-1.3x
         # on one core); the (K, F) result is then transposed into place (K*F elements)
         self.dwt_scratch = np.empty((self.col2d.shape[0], f), dtype=dtype)
+        # too small to cut by rows (LeNet's first layer: 26x20 over 73728 positions): the
+        # threads each take a share of the positions and their results are summed
+        self.dwt_partials = np.empty((_parallel.SPLITTER.threads,) + self.dwt_scratch.shape,
+                                     dtype=dtype) if self.dwt_scratch.size < MIN_OUTPUT else None
         self.db_scratch = np.empty((f,), dtype=dtype)
         self.offsets = list(np.ndindex(*kernel))
 
@@ -219,7 +224,7 @@ class CpuConvolutionKernel(ConvolutionKernel):
                 self.dw_scratch.reshape(self.w3)
             if self.groups == 1:
                 k = self.w3[2]
-                matmul(self.col2d, dy3[0].T, self.dwt_scratch, "rows")
+                matmul(self.col2d, dy3[0].T, self.dwt_scratch, "rows", self.dwt_partials)
                 np.copyto(dst[0], self.dwt_scratch[:k].T)
                 if bias_from_gemm:
                     if req[2] == "write":
