@@ -311,3 +311,20 @@ def test_shuffle_permutes_rows():
     rows = sorted(map(tuple, out.asnumpy().tolist()))
     assert rows == sorted(map(tuple, data.asnumpy().tolist()))
     assert not np.array_equal(out.asnumpy(), data.asnumpy())
+
+
+def test_mod_follows_mxnet_and_broadcast_names_exist():
+    a = mx.nd.array([-3.5, 3.5, -3.5, 3.5, 2.0])
+    b = mx.nd.array([2, 2, -2, -2, 0])
+    # MXNet 1.9.1's answers: the divisor's sign, and 0 (not NaN) for a zero divisor
+    np.testing.assert_array_equal((a % b).asnumpy(), [0.5, 1.5, -1.5, -0.5, 0])
+    np.testing.assert_array_equal((a % 0).asnumpy(), np.zeros(5))
+    np.testing.assert_array_equal((7 % a).asnumpy(), [0, 0, 0, 0, 1])
+    x, y = mx.nd.array([[1, 2, 3]]), mx.nd.array([[2], [1]])
+    for name, expected in [("broadcast_add", [[3, 4, 5], [2, 3, 4]]),
+                           ("broadcast_greater", [[0, 0, 1], [0, 1, 1]]),
+                           ("broadcast_equal", [[0, 1, 0], [1, 0, 0]]),
+                           ("broadcast_mod", [[1, 0, 1], [0, 0, 0]])]:
+        np.testing.assert_array_equal(getattr(mx.nd, name)(x, y).asnumpy(), expected,
+                                      err_msg=name)
+    np.testing.assert_array_equal(mx.nd.elemwise_mul(x, x).asnumpy(), [[1, 4, 9]])

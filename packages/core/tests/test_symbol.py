@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import gradloom as mx
-from gradloom.base import AttributeValueError, UnknownOperatorError
+from gradloom.base import AttributeValueError, UnknownOperatorError, UnsupportedError
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +74,49 @@ def test_arithmetic_operators_names_and_ops():
     assert (a * 2).list_attr() == {"scalar": "2"}
     assert (-a).list_attr() == {"scalar": "-1.0"}
     assert (a + b).list_arguments() == ["a", "b"]
+
+
+def test_comparison_and_mod_operators_build_mxnets_nodes_and_compute():
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    # the operators MXNet 1.9.1 writes for each expression (its JSON, checked there)
+    cases = [(a > b, "_greater"), (a > 2, "_greater_scalar"), (2 < a, "_greater_scalar"),
+             (a >= b, "_greater_equal"), (a < b, "_lesser"), (a <= 2, "_lesser_equal_scalar"),
+             (a == b, "_equal"), (a == 2, "_equal_scalar"), (a != b, "_not_equal"),
+             (a != 2, "_not_equal_scalar"), (a % b, "_mod"), (a % 2, "_mod_scalar"),
+             (2 % a, "_rmod_scalar"), (abs(a), "abs")]
+    for sym, op in cases:
+        assert sym._heads[0][0].op.name == op
+    x = np.array([-3.5, 3.5, -3.5, 3.5, 2.0], np.float32)
+    y = np.array([2, 2, -2, -2, 0], np.float32)
+    args = {"a": mx.nd.array(x), "b": mx.nd.array(y)}
+
+    def run(sym):
+        names = sym.list_arguments()
+        return sym.bind(mx.cpu(), {n: args[n] for n in names}).forward()[0].asnumpy()
+    # MXNet's mod: the divisor's sign, and 0 for a zero divisor (its outputs for these inputs)
+    np.testing.assert_array_equal(run(a % b), [0.5, 1.5, -1.5, -0.5, 0])
+    np.testing.assert_array_equal(run(a % 0), np.zeros(5))
+    np.testing.assert_array_equal(run(7 % a), [0, 0, 0, 0, 1])
+    np.testing.assert_array_equal(run(a >= b), [0, 1, 0, 1, 1])
+    np.testing.assert_array_equal(run(a == 3.5), [0, 1, 0, 1, 0])
+    # the gradient of mod for the divisor is -floor(a/b) (MXNet: 2, -1, -1, 2)
+    exe = (a % b).bind(mx.cpu(), {"a": mx.nd.array(x[:4]), "b": mx.nd.array(y[:4])},
+                       args_grad={"a": mx.nd.zeros(4), "b": mx.nd.zeros(4)})
+    exe.forward(is_train=True)
+    exe.backward(mx.nd.ones(4))
+    np.testing.assert_array_equal(exe.grad_dict["a"].asnumpy(), np.ones(4))
+    np.testing.assert_array_equal(exe.grad_dict["b"].asnumpy(), [2, -1, -1, 2])
+
+
+def test_symbols_stay_hashable_and_refuse_a_truth_value():
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    assert {a: 1, b: 2}[a] == 1 and len({a, b, a}) == 2
+    assert (a == None) is False and (a != "a") is True  # noqa: E711 (not a number: identity)
+    with pytest.raises(UnsupportedError, match="truth value"):
+        bool(a == b)
+    with pytest.raises(UnsupportedError):
+        if a > 1:
+            pass
 
 
 def test_auto_created_variables_copy_op_attributes():

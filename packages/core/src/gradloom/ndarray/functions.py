@@ -12,7 +12,13 @@ __all__ = ["concat", "concatenate", "stack", "dot", "batch_dot", "waitall", "max
            "abs", "square", "sign", "clip", "sum", "mean", "max", "min", "prod", "argmax",
            "argmin", "norm", "transpose", "expand_dims", "flatten", "reshape",
            "broadcast_to", "tile", "repeat", "split", "where", "take", "one_hot", "softmax",
-           "relu", "sigmoid", "tanh", "slice_axis", "onehot_encode", "moveaxis"]
+           "relu", "sigmoid", "tanh", "slice_axis", "onehot_encode", "moveaxis", "mod",
+           "broadcast_add", "broadcast_plus", "broadcast_sub", "broadcast_minus",
+           "broadcast_mul", "broadcast_div", "broadcast_power", "broadcast_maximum",
+           "broadcast_minimum", "broadcast_mod", "broadcast_equal", "broadcast_not_equal",
+           "broadcast_greater", "broadcast_greater_equal", "broadcast_lesser",
+           "broadcast_lesser_equal", "elemwise_add", "elemwise_sub", "elemwise_mul",
+           "elemwise_div"]
 
 
 def _check(arr, fn):
@@ -127,6 +133,7 @@ subtract = _binary("subtract", "__sub__", "subtract")
 multiply = _binary("multiply", "__mul__", "multiply")
 divide = _binary("divide", "__truediv__", "true_divide")
 power = _binary("power", "__pow__", "power")
+mod = _binary("mod", "__mod__", "mod")
 maximum = _binary("maximum", None, "maximum")
 minimum = _binary("minimum", None, "minimum")
 equal = _binary("equal", None, "equal")
@@ -141,6 +148,7 @@ broadcast_sub, broadcast_minus = subtract, subtract
 broadcast_mul = multiply
 broadcast_div = divide
 broadcast_power = power
+broadcast_mod = mod
 broadcast_maximum = maximum
 broadcast_minimum = minimum
 broadcast_equal = equal

@@ -474,10 +474,18 @@ class NDArray:
         return self._binary(other, self._xp.floor_divide, True)
 
     def __mod__(self, other):
-        return self._binary(other, self._xp.mod)
+        return self._binary(other, self._mod)
 
     def __rmod__(self, other):
-        return self._binary(other, self._xp.mod, True)
+        return self._binary(other, self._mod, True)
+
+    def _mod(self, a, b):
+        """MXNet's mod (the operators' math): the divisor's sign, 0 for a zero divisor."""
+        from ..ops._math import _mod
+        xp = self._xp
+        out = xp.empty(xp.broadcast(a, b).shape, xp.result_type(a, b))
+        _mod(xp, a, b, out)
+        return out
 
     def __pow__(self, other):
         return self._binary(other, self._xp.power)

@@ -135,6 +135,47 @@ def _rpower_grad(xp, x, y, g, s, out):
     out *= g
 
 
+def _zero_grad(xp, x, y, g, s, out):
+    out.fill(0)
+
+
+def _mod(xp, a, b, out):
+    """MXNet's mod: the sign of the divisor (Python's %), and 0 where the divisor is 0."""
+    nonzero = b != 0
+    xp.mod(a, xp.where(nonzero, b, 1), out=out)
+    out *= nonzero
+
+
+def _mod_scalar(xp, x, s, out):
+    if s == 0:
+        out.fill(0)
+    else:
+        xp.mod(x, s, out=out)
+
+
+def _rmod_grad(xp, x, y, g, s, out):
+    # d(s mod x)/dx = -floor(s/x), 0 where x is 0 (the output is 0 there)
+    _floor_quotient(xp, s, x, out)
+    xp.negative(out, out=out)
+    out *= g
+
+
+def _floor_quotient(xp, a, b, out):
+    """``floor(a/b)`` into ``out``, 0 where ``b`` is 0."""
+    nonzero = b != 0
+    xp.divide(a, xp.where(nonzero, b, 1), out=out)
+    xp.floor(out, out=out)
+    out *= nonzero
+
+
+def _comparison(ufunc):
+    """Forward of a comparison: 1.0 where it holds, else 0.0 (MXNet returns the input dtype)."""
+    return lambda xp, x, s, out: getattr(xp, ufunc)(x, s, out=out)
+
+
+COMPARISONS = {"equal": "equal", "not_equal": "not_equal", "greater": "greater",
+               "greater_equal": "greater_equal", "lesser": "less", "lesser_equal": "less_equal"}
+
 SCALAR = {
     "_plus_scalar": (lambda xp, x, s, out: xp.add(x, s, out=out), _copy_grad),
     "_minus_scalar": (lambda xp, x, s, out: xp.subtract(x, s, out=out), _copy_grad),
@@ -150,6 +191,9 @@ SCALAR = {
                         lambda xp, x, y, g, s, out: xp.multiply(g, x >= s, out=out)),
     "_minimum_scalar": (lambda xp, x, s, out: xp.minimum(x, s, out=out),
                         lambda xp, x, y, g, s, out: xp.multiply(g, x <= s, out=out)),
+    "_mod_scalar": (_mod_scalar, _copy_grad),
+    "_rmod_scalar": (lambda xp, x, s, out: _mod(xp, s, x, out), _rmod_grad),
+    **{f"_{name}_scalar": (_comparison(ufunc), _zero_grad) for name, ufunc in COMPARISONS.items()},
 }
 
 
@@ -174,6 +218,16 @@ def _power_grad_b(xp, a, b, y, g, out):
     out *= g
 
 
+def _mod_grad_b(xp, a, b, y, g, out):
+    _floor_quotient(xp, a, b, out)
+    xp.negative(out, out=out)
+    out *= g
+
+
+def _zero_grad2(xp, a, b, y, g, out):
+    out.fill(0)
+
+
 BINARY = {
     "add": (lambda xp, a, b, out: xp.add(a, b, out=out),
             lambda xp, a, b, y, g, out: xp.copyto(out, g),
@@ -194,4 +248,7 @@ BINARY = {
                 lambda xp, a, b, y, g, out: xp.multiply(g, a <= b, out=out),
                 lambda xp, a, b, y, g, out: xp.multiply(g, a > b, out=out)),
     "power": (lambda xp, a, b, out: xp.power(a, b, out=out), _power_grad_a, _power_grad_b),
+    # MXNet's gradient of mod for the dividend is 1 everywhere, also where the divisor is 0
+    "mod": (_mod, lambda xp, a, b, y, g, out: xp.copyto(out, g), _mod_grad_b),
+    **{name: (_comparison(ufunc), _zero_grad2, _zero_grad2) for name, ufunc in COMPARISONS.items()},
 }

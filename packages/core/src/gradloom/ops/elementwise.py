@@ -1,7 +1,7 @@
 """Elementwise operators: unary math, scalar arithmetic, same-shape and broadcast binaries."""
 from ..base import ShapeError
 from ._common import OpKernel, SameShapeMixin, UnaryOp, as_shapes, is_known, is_unknown, merge
-from ._math import BINARY, SCALAR, UNARY
+from ._math import BINARY, COMPARISONS, SCALAR, UNARY
 from .opdef import OpDef, Param, parse_bool, parse_float, parse_int
 
 
@@ -71,7 +71,9 @@ SCALAR_OPS = [
     ScalarOp("_rpower_scalar", ("_RPowerScalar",)),
     ScalarOp("_maximum_scalar", ("_MaximumScalar",)),
     ScalarOp("_minimum_scalar", ("_MinimumScalar",)),
-]
+    ScalarOp("_mod_scalar", ("_ModScalar",)),
+    ScalarOp("_rmod_scalar", ("_RModScalar",)),
+] + [ScalarOp(f"_{name}_scalar") for name in COMPARISONS]
 
 
 # -- binary, same shape -----------------------------------------------------------------
@@ -110,7 +112,8 @@ BINARY_OPS = [
     BinaryOp("_maximum", "maximum", ("_Maximum", "maximum")),
     BinaryOp("_minimum", "minimum", ("_Minimum", "minimum")),
     BinaryOp("_power", "power", ("_Power", "power")),
-]
+    BinaryOp("_mod", "mod", ("_Mod",)),
+] + [BinaryOp(f"_{name}", name) for name in COMPARISONS]
 
 
 # -- binary with numpy broadcasting -----------------------------------------------------
@@ -193,7 +196,8 @@ BROADCAST_OPS = [
     BroadcastOp("broadcast_maximum", "maximum"),
     BroadcastOp("broadcast_minimum", "minimum"),
     BroadcastOp("broadcast_power", "power"),
-]
+    BroadcastOp("broadcast_mod", "mod"),
+] + [BroadcastOp(f"broadcast_{name}", name) for name in COMPARISONS]
 
 
 # -- n-ary sum and clip -----------------------------------------------------------------

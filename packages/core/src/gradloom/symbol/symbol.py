@@ -1,11 +1,12 @@
 """``Symbol``: a handle on one or more outputs of a graph (MXNet 1.x ``mx.sym.Symbol``)."""
 import copy
+import numbers
 import warnings
 
 import numpy as np
 
 from ..attribute import AttrScope
-from ..base import AttributeValueError, ShapeError
+from ..base import AttributeValueError, ShapeError, UnsupportedError
 from . import inference
 from .graph import Node, hidden_key, split_variables, topo_order
 from .register import binary_op, scalar_op
@@ -332,6 +333,46 @@ class Symbol:
 
     def __rpow__(self, other):
         return scalar_op("_rpower_scalar", "_rpowerscalar", self, other)
+
+    def __mod__(self, other):
+        if isinstance(other, Symbol):
+            return binary_op("_mod", "_mod", self, other)
+        return scalar_op("_mod_scalar", "_modscalar", self, other)
+
+    def __rmod__(self, other):
+        return scalar_op("_rmod_scalar", "_rmodscalar", self, other)
+
+    def __abs__(self):
+        from .register import make_function
+        return make_function("abs")(self)
+
+    # comparisons give 1.0 where they hold (MXNet's _greater, _equal_scalar, ...); Python
+    # turns ``2 < x`` into ``x > 2``
+    def _comparison(name):
+        def method(self, other):
+            if isinstance(other, Symbol):
+                return binary_op(f"_{name}", f"_{name}", self, other)
+            if not isinstance(other, numbers.Number):
+                return NotImplemented      # ``sym == None``: Python's identity answer
+            return scalar_op(f"_{name}_scalar", f"_{name}scalar", self, other)
+        method.__name__ = name
+        return method
+
+    __eq__ = _comparison("equal")
+    __ne__ = _comparison("not_equal")
+    __gt__ = _comparison("greater")
+    __ge__ = _comparison("greater_equal")
+    __lt__ = _comparison("lesser")
+    __le__ = _comparison("lesser_equal")
+    del _comparison
+    # MXNet's symbols were unhashable once ``==`` built a graph; these keep identity hashing,
+    # so symbols still work as dict keys and set members
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        # as in MXNet: a symbol has no truth value (``if a == b`` would test a graph)
+        raise UnsupportedError("a Symbol has no truth value: comparisons such as a == b build "
+                               "a graph; compare symbols with `is`, or evaluate them first")
 
     # fluent methods (``x.reshape(shape=(-1,))``) as in MXNet 1.x: the operator of that name
     # applied with this symbol as its first input

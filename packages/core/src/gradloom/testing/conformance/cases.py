@@ -80,6 +80,49 @@ BINARY_REFS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.
 POSITIVE = {"log", "sqrt", "_rdiv_scalar", "_power_scalar", "power"}
 
 
+COMPARISON_REFS = {"equal": np.equal, "not_equal": np.not_equal, "greater": np.greater,
+                   "greater_equal": np.greater_equal, "lesser": np.less,
+                   "lesser_equal": np.less_equal}
+
+
+def _comparison_cases(add):
+    """Comparisons on small integers (so equality happens): 1.0 where true, zero gradient
+    (integer "label" inputs are checked for a zero gradient)."""
+    for name, fn in COMPARISON_REFS.items():
+        add(Case(f"_{name}_scalar", {"scalar": 1.0}, [(3, 4)],
+                 _unary(lambda x, fn=fn: fn(x, 1.0).astype(np.float64)), kinds=("label:3",)))
+        add(Case(f"_{name}", {}, [(3, 4), (3, 4)],
+                 _binary(lambda a, b, fn=fn: fn(a, b).astype(np.float64)),
+                 kinds=("label:3", "label:3")))
+        add(Case(f"broadcast_{name}", {}, [(2, 3, 4), (1, 3, 1)],
+                 _binary(lambda a, b, fn=fn: fn(a, b).astype(np.float64)),
+                 kinds=("label:3", "label:3")))
+
+
+def _sum_to(grad, shape):
+    """A broadcast operand's gradient: ``grad`` summed over the axes it was broadcast on."""
+    axes = tuple(i for i, (d, o) in enumerate(zip(shape, grad.shape)) if d != o)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _mod_grads(x, outs, g, a):
+    """MXNet's mod gradients: 1 for the dividend, -floor(a/b) for the divisor."""
+    full = np.broadcast_to(-np.floor(x[0] / x[1]), g[0].shape) * g[0]
+    return [_sum_to(g[0], x[0].shape), _sum_to(full, x[1].shape)]
+
+
+def _mod_cases(add):
+    # defined gradients: a finite difference straddling a jump of mod would be meaningless
+    add(Case("_mod_scalar", {"scalar": 0.7}, [(3, 4)], _unary(lambda x: np.mod(x, 0.7)),
+             grad=lambda x, outs, g, a: [g[0]]))
+    add(Case("_rmod_scalar", {"scalar": 2.0}, [(3, 4)], _unary(lambda x: np.mod(2.0, x)),
+             kinds=("positive",), grad=lambda x, outs, g, a: [-np.floor(2.0 / x[0]) * g[0]]))
+    add(Case("_mod", {}, [(3, 4), (3, 4)], _binary(np.mod), kinds=("signed", "positive"),
+             grad=_mod_grads))
+    add(Case("broadcast_mod", {}, [(2, 3, 4), (1, 3, 1)], _binary(np.mod),
+             kinds=("signed", "positive"), grad=_mod_grads))
+
+
 def _regression(kind):
     def ref(x, aux, a, t):
         return [R.sigmoid(x[0]) if kind == "logistic" else x[0]]
@@ -231,6 +274,8 @@ def build_cases():
         name = f"broadcast_{math_name}"
         kinds = ("positive", "positive") if math_name in POSITIVE | {"div"} else ()
         add(Case(name, {}, [(2, 3, 4), (1, 3, 1)], _binary(fn), kinds=kinds))
+    _comparison_cases(add)
+    _mod_cases(add)
     add(Case("add_n", {"num_args": 3}, [(2, 3)] * 3, lambda x, aux, a, t: [x[0] + x[1] + x[2]]))
     add(Case("clip", {"a_min": -0.5, "a_max": 0.5}, [(4, 5)],
              _unary(lambda x: np.clip(x, -0.5, 0.5))))
