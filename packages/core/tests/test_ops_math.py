@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import gradloom as mx
 from gradloom.base import AttributeValueError
 from gradloom.testing.harness import bind_op, resolve_op
 
@@ -131,3 +132,20 @@ def test_infer_shape_accepts_lists():
     op = resolve_op("elemwise_add")
     ins, outs = op.infer_shape(op.parse_attrs({}), [[0, 4], None], [[3, 4]])
     assert ins == [(3, 4), (3, 4)] and outs == [(3, 4)]
+
+
+def test_rounding_operators_give_mxnets_halves():
+    """MXNet 1.9.1's outputs: round takes halves away from zero, rint to the lower integer."""
+    x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, -2.7, 2.7], np.float32)
+    expected = {
+        "round": [-3, -2, -1, 1, 2, 3, -3, 3], "rint": [-3, -2, -1, 0, 1, 2, -3, 3],
+        "fix": [-2, -1, 0, 0, 1, 2, -2, 2], "trunc": [-2, -1, 0, 0, 1, 2, -2, 2],
+        "floor": [-3, -2, -1, 0, 1, 2, -3, 2], "ceil": [-2, -1, 0, 1, 2, 3, -2, 3],
+        "sign": [-1, -1, -1, 1, 1, 1, -1, 1]}
+    for name, values in expected.items():
+        sym = getattr(mx.sym, name)(mx.sym.Variable("x"))
+        out = sym.bind(mx.cpu(), {"x": mx.nd.array(x)}).forward()[0].asnumpy()
+        np.testing.assert_array_equal(out, values, err_msg=name)
+        if name != "sign":
+            np.testing.assert_array_equal(getattr(mx.nd, name)(mx.nd.array(x)).asnumpy(),
+                                          values, err_msg=f"nd.{name}")

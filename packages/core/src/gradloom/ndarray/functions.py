@@ -169,6 +169,25 @@ def _method(name):
     return fn
 
 
+def _unary_math(name):
+    """``nd.<name>``: the operator's own forward math (``gradloom.ops._math``) on an array."""
+    def fn(data):
+        from ..ops._math import UNARY
+        raw = _check(data, name).raw
+        out = data._xp.empty_like(raw)
+        UNARY[name][0](data._xp, raw, out)
+        return data._new(out)
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (as the ``{name}`` operator computes it)."
+    return fn
+
+
+_UNARY_MATH = ("reciprocal", "rsqrt", "cbrt", "sin", "cos", "tan", "log1p", "expm1", "log2",
+               "log10", "floor", "ceil", "trunc", "fix", "rint", "round")
+for _name in _UNARY_MATH:
+    globals()[_name] = _unary_math(_name)
+__all__ += list(_UNARY_MATH)
+
 sqrt = _method("sqrt")
 exp = _method("exp")
 log = _method("log")

@@ -92,6 +92,92 @@ def _negative_grad(xp, x, y, g, out):
     xp.negative(g, out=out)
 
 
+def _ufunc(name):
+    """Forward of a unary function that is one ufunc of ``xp``."""
+    return lambda xp, x, out: getattr(xp, name)(x, out=out)
+
+
+def _grad_from(fn):
+    """Backward ``out = g * fn(xp, x, y, out)``: ``fn`` writes the derivative into ``out``."""
+    def grad(xp, x, y, g, out):
+        fn(xp, x, y, out)
+        out *= g
+    return grad
+
+
+def _zero_unary_grad(xp, x, y, g, out):
+    out.fill(0)   # piecewise constant (floor, sign...): MXNet's gradient is 0
+
+
+def _log_base_grad(base):
+    import math
+    scale = math.log(base)
+    return lambda xp, x, y, g, out: xp.divide(g, xp.multiply(x, scale, out=out), out=out)
+
+
+def _reciprocal_grad(xp, x, y, out):       # d(1/x) = -y^2
+    xp.multiply(y, y, out=out)
+    xp.negative(out, out=out)
+
+
+def _rsqrt(xp, x, out):
+    xp.sqrt(x, out=out)
+    xp.reciprocal(out, out=out)
+
+
+def _rsqrt_grad(xp, x, y, out):            # d(x^-1/2) = -y^3 / 2
+    xp.multiply(y, y, out=out)
+    out *= y
+    out *= -0.5
+
+
+def _cbrt_grad(xp, x, y, out):             # d(x^1/3) = 1 / (3 y^2)
+    xp.multiply(y, y, out=out)
+    out *= 3
+    xp.reciprocal(out, out=out)
+
+
+def _sin_grad(xp, x, y, out):
+    xp.cos(x, out=out)
+
+
+def _cos_grad(xp, x, y, out):
+    xp.sin(x, out=out)
+    xp.negative(out, out=out)
+
+
+def _tan_grad(xp, x, y, out):              # 1 + tan^2
+    xp.multiply(y, y, out=out)
+    out += 1
+
+
+def _log1p_grad(xp, x, y, out):
+    xp.add(x, 1, out=out)
+    xp.reciprocal(out, out=out)
+
+
+def _expm1_grad(xp, x, y, out):
+    xp.add(y, 1, out=out)
+
+
+def _fix(xp, x, out):
+    xp.trunc(x, out=out)    # MXNet's fix: round towards zero
+
+
+def _round(xp, x, out):
+    # MXNet's round: halves away from zero (numpy's rint rounds them to even)
+    xp.abs(x, out=out)
+    out += 0.5
+    xp.floor(out, out=out)
+    xp.copysign(out, x, out=out)
+
+
+def _rint(xp, x, out):
+    # MXNet's rint: the nearer integer, halves to the lower one (not numpy's half-to-even)
+    xp.subtract(x, 0.5, out=out)
+    xp.ceil(out, out=out)
+
+
 UNARY = {
     "relu": (_relu, _relu_grad),
     "sigmoid": (_sigmoid, _sigmoid_grad),
@@ -104,6 +190,23 @@ UNARY = {
     "square": (lambda xp, x, out: xp.multiply(x, x, out=out), _square_grad),
     "abs": (lambda xp, x, out: xp.abs(x, out=out), _abs_grad),
     "negative": (lambda xp, x, out: xp.negative(x, out=out), _negative_grad),
+    "reciprocal": (_ufunc("reciprocal"), _grad_from(_reciprocal_grad)),
+    "rsqrt": (_rsqrt, _grad_from(_rsqrt_grad)),
+    "cbrt": (_ufunc("cbrt"), _grad_from(_cbrt_grad)),
+    "sin": (_ufunc("sin"), _grad_from(_sin_grad)),
+    "cos": (_ufunc("cos"), _grad_from(_cos_grad)),
+    "tan": (_ufunc("tan"), _grad_from(_tan_grad)),
+    "log1p": (_ufunc("log1p"), _grad_from(_log1p_grad)),
+    "expm1": (_ufunc("expm1"), _grad_from(_expm1_grad)),
+    "log2": (_ufunc("log2"), _log_base_grad(2)),
+    "log10": (_ufunc("log10"), _log_base_grad(10)),
+    "floor": (_ufunc("floor"), _zero_unary_grad),
+    "ceil": (_ufunc("ceil"), _zero_unary_grad),
+    "trunc": (_ufunc("trunc"), _zero_unary_grad),
+    "fix": (_fix, _zero_unary_grad),
+    "rint": (_rint, _zero_unary_grad),
+    "round": (_round, _zero_unary_grad),
+    "sign": (_ufunc("sign"), _zero_unary_grad),
 }
 
 

@@ -73,11 +73,20 @@ SCALAR_REFS = {
 UNARY_REFS = {
     "relu": R.ACTIVATIONS["relu"], "sigmoid": R.sigmoid, "tanh": np.tanh, "exp": np.exp,
     "log": np.log, "sqrt": np.sqrt, "square": np.square, "abs": np.abs,
-    "negative": np.negative,
+    "negative": np.negative, "reciprocal": np.reciprocal, "rsqrt": lambda x: 1 / np.sqrt(x),
+    "cbrt": np.cbrt, "sin": np.sin, "cos": np.cos, "tan": np.tan, "log1p": np.log1p,
+    "expm1": np.expm1, "log2": np.log2, "log10": np.log10,
+}
+# piecewise constant: MXNet's gradient is 0 (a finite difference may straddle a jump)
+STEP_REFS = {
+    "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "fix": np.trunc,
+    "sign": np.sign, "rint": lambda x: np.ceil(x - 0.5),
+    "round": lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5),
 }
 BINARY_REFS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
                "maximum": np.maximum, "minimum": np.minimum, "power": np.power}
-POSITIVE = {"log", "sqrt", "_rdiv_scalar", "_power_scalar", "power"}
+POSITIVE = {"log", "sqrt", "_rdiv_scalar", "_power_scalar", "power", "rsqrt", "log2",
+            "log10"}
 
 
 COMPARISON_REFS = {"equal": np.equal, "not_equal": np.not_equal, "greater": np.greater,
@@ -121,6 +130,10 @@ def _mod_cases(add):
              grad=_mod_grads))
     add(Case("broadcast_mod", {}, [(2, 3, 4), (1, 3, 1)], _binary(np.mod),
              kinds=("signed", "positive"), grad=_mod_grads))
+
+
+def _zero_grads(x, outs, g, a):
+    return [np.zeros_like(v) for v in x]
 
 
 def _regression(kind):
@@ -260,6 +273,8 @@ def build_cases():
     for name, fn in UNARY_REFS.items():
         add(Case(name, {}, [(3, 4)], _unary(fn),
                  kinds=("positive",) if name in POSITIVE else ()))
+    for name, fn in STEP_REFS.items():
+        add(Case(name, {}, [(3, 4)], _unary(fn), grad=_zero_grads))
     for name, fn in SCALAR_REFS.items():
         s = 1.5 if name != "_maximum_scalar" else 0.3
         add(Case(name, {"scalar": s}, [(3, 4)], _unary(lambda x, fn=fn, s=s: fn(x, s)),
