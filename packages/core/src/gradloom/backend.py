@@ -141,9 +141,10 @@ class Backend(abc.ABC):
         """``fn(*arrays)`` where ``fn`` treats each element on its own (an optimizer step).
 
         ``arrays`` starts with a 1-D array; the others of its length are cut alike, anything
-        else (scalars, None) passes through as it is. A backend may instead call ``fn`` on matching blocks of the
-        arrays: the CPU backend runs cache-sized blocks over several threads, so a chain
-        of numpy passes over a parameter buffer reads memory once rather than once a pass.
+        else (scalars, None) passes through as it is. A backend may instead call ``fn`` on
+        matching blocks of the arrays: the CPU backend runs cache-sized blocks over several
+        threads, so a chain of numpy passes over a parameter buffer reads memory once rather
+        than once a pass.
         """
         fn(*arrays)
 

@@ -115,7 +115,8 @@ def to_attr_string(value):
     if isinstance(value, (bool, np.bool_)):
         return "True" if value else "False"
     if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(str(to_attr_string(v)) for v in value) + ("," if len(value) == 1 else "") + ")"
+        items = ", ".join(str(to_attr_string(v)) for v in value)
+        return "(" + items + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
         return np.dtype(value).name
     return str(value)

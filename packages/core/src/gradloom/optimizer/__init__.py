@@ -15,5 +15,5 @@ from .dcasgd import DCASGD
 from .updater import Updater, get_updater
 
 __all__ = ["Optimizer", "create", "create_optimizer", "register", "SGD", "ccSGD", "NAG",
-           "Signum", "SGLD", "Test", "Adam", "AdamW", "Adamax", "Nadam", "RMSProp", "AdaGrad", "AdaDelta", "Ftrl",
-           "FTRL", "FTML", "DCASGD", "Updater", "get_updater"]
+           "Signum", "SGLD", "Test", "Adam", "AdamW", "Adamax", "Nadam", "RMSProp", "AdaGrad",
+           "AdaDelta", "Ftrl", "FTRL", "FTML", "DCASGD", "Updater", "get_updater"]
