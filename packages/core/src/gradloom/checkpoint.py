@@ -27,7 +27,8 @@ from .mxnet_states import is_mxnet_pickle, read_mxnet_states
 __all__ = ["save_optimizer_states", "load_optimizer_states", "dumps_optimizer_states",
            "loads_optimizer_states", "optimizer_meta", "optimizer_from_meta",
            "updater_states_by_name", "load_into_updater", "restore_counters",
-           "dumps_updater_states", "loads_updater_states", "restore_updater_counters", "FORMAT_NAME", "FORMAT_VERSION"]
+           "dumps_updater_states", "loads_updater_states", "restore_updater_counters",
+           "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "gradloom-optimizer-states"
 FORMAT_VERSION = 1

@@ -8,8 +8,9 @@ threads take the cores that ``_parallel`` would use for the element-wise loops.
 
 So while a CPU executor runs a step of a graph that asks for it (``blas_section``; see
 ``gradloom_cpu.executor``), numpy's OpenBLAS is set to one thread and the kernels' products
-are cut into row or column blocks that the caller and the helper threads of ``_parallel`` take from a shared counter: on an
-idle host every core works, on a busy one the caller computes more blocks itself. Measured
+are cut into row or column blocks that the caller and the helper threads of ``_parallel``
+take from a shared counter: on an idle host every core works, on a busy one the caller
+computes more blocks itself. Measured
 on a 2-core host at load 1.5, LeNet's step went from 1.08x to 1.31x PyTorch's speed. (A
 BLAS call from another Python thread during the step also runs on one thread.)
 
