@@ -1,8 +1,9 @@
 """Operators: each defined once (``OpDef`` + generic ``Kernel``), for every backend."""
 from .opdef import REQUIRED, Attrs, Kernel, OpDef, Param, assign
 
-_OP_MODULES = ("structural", "elementwise", "activation", "reduce", "dense", "conv",
-               "pooling", "norm", "dropout", "loss")
+_OP_MODULES = ("structural", "arrays", "elementwise", "activation", "reduce", "indexing",
+               "sequence", "dense", "conv", "deconv", "pooling", "upsampling", "pad", "norm",
+               "normalize", "dropout", "loss")
 
 
 def all_ops():

@@ -9,6 +9,14 @@ from ..base import ShapeError
 from .opdef import Kernel, OpDef
 
 
+def check_axis(op, axis, ndim, name="axis", error=ShapeError):
+    """``axis`` made non-negative; ``error`` when it is outside ``-ndim..ndim-1``."""
+    if not -ndim <= axis < ndim:
+        raise error(f"{op}: {name} {axis} is out of range for the {ndim}-d input; use "
+                    f"-{ndim}..{ndim - 1}")
+    return axis % ndim
+
+
 def as_shapes(shapes):
     """Shapes as tuples of ints (``None`` stays): callers may pass lists."""
     return [None if s is None else tuple(int(d) for d in s) for s in shapes]

@@ -47,18 +47,30 @@ def parse_bool(value):
     return bool(value)
 
 
-def parse_tuple(value):
-    """``"(5, 5)"``, ``"[5,5]"``, ``"5"``, ``(5, 5)``, ``5`` -> tuple of ints (``None`` stays)."""
+def _literal(value):
+    """A tuple attribute's value: strings are read as Python literals; ``None``/"" -> ()."""
     if value is None:
         return ()
     if isinstance(value, str):
         text = value.strip()
-        if text.lower() in ("none", ""):
-            return ()
-        value = ast.literal_eval(text)
+        return () if text.lower() in ("none", "") else ast.literal_eval(text)
+    return value
+
+
+def parse_tuple(value):
+    """``"(5, 5)"``, ``"[5,5]"``, ``"5"``, ``(5, 5)``, ``5`` -> tuple of ints (``None`` stays)."""
+    value = _literal(value)
     if isinstance(value, (int, np.integer)):
         return (int(value),)
     return tuple(int(v) for v in value)
+
+
+def parse_index_tuple(value):
+    """``"(None, 1, -2)"`` or ``(None, 1, -2)`` -> a tuple of ints and ``None`` (slice bounds)."""
+    value = _literal(value)
+    if value is None or isinstance(value, (int, np.integer)):
+        return (value if value is None else int(value),)
+    return tuple(None if v is None else int(v) for v in value)
 
 
 def parse_str(value):
