@@ -239,3 +239,70 @@ def test_constant_holding_an_array_dumps_its_values():
         exe = (w * 1).simple_bind(mx.cpu(), w=(2, 3))
         mx.init.Uniform()(mx.init.InitDesc("w", attrs=w.attr_dict()["w"]), exe.arg_dict["w"])
         np.testing.assert_array_equal(exe.arg_dict["w"].asnumpy(), expected)
+
+
+def test_fused_rnn_fills_mxnets_packed_layout():
+    """MXNet 1.9.1's FusedRNN(One(), 4 hidden, 2 layers, lstm, forget_bias=7) on its 304-value
+    vector: every weight 1; biases 0 but the forget gates' (both input and hidden biases)."""
+    arr = mx.nd.zeros((304,))
+    init = mx.init.FusedRNN(mx.init.One(), num_hidden=4, num_layers=2, mode="lstm",
+                            forget_bias=7.0)
+    init(mx.init.InitDesc("lstm_parameters", {"__init__": init.dumps()}), arr)
+    values = arr.asnumpy()
+    np.testing.assert_array_equal(values[:240], 1)
+    np.testing.assert_array_equal(values[240:].reshape(4, 16),
+                                  np.tile(np.repeat([0, 7, 0, 0], 4), (4, 1)))
+    # the attribute MXNet writes, read back through create()
+    assert init.dumps() == ('["fusedrnn", {"init": "[\\"one\\", {}]", "num_hidden": 4, '
+                            '"num_layers": 2, "mode": "lstm", "bidirectional": false, '
+                            '"forget_bias": 7.0}]')
+    assert mx.init.create(init.dumps()).dumps() == init.dumps()
+
+
+def test_fused_rnn_gives_each_gate_its_own_weight_scale():
+    hidden, inputs = 16, 8
+    arr = mx.nd.zeros((3 * hidden * (inputs + hidden + 2),))        # one GRU layer
+    mx.init.FusedRNN(mx.init.Xavier(), num_hidden=hidden, num_layers=1, mode="gru")(
+        mx.init.InitDesc("gru_parameters"), arr)
+    values = arr.asnumpy()
+    i2h = values[:3 * hidden * inputs].reshape(3, hidden, inputs)
+    h2h = values[3 * hidden * inputs:3 * hidden * (inputs + hidden)].reshape(3, hidden, hidden)
+    for blocks, fan_in in ((i2h, inputs), (h2h, hidden)):
+        bound = np.sqrt(3 / ((hidden + fan_in) / 2))   # Xavier of one (hidden, fan_in) gate
+        for block in blocks:
+            assert 0.7 * bound < np.abs(block).max() <= bound
+    np.testing.assert_array_equal(values[3 * hidden * (inputs + hidden):], 0)   # GRU biases
+
+
+def test_fused_rnn_refuses_a_vector_of_another_network_and_a_missing_initializer():
+    init = mx.init.FusedRNN(None, num_hidden=4, num_layers=1, mode="lstm")
+    with pytest.raises(ShapeError, match="any input size"):
+        init(mx.init.InitDesc("p", global_init=mx.init.Uniform()), mx.nd.zeros((101,)))
+    with pytest.raises(ConfigError, match="init_params"):
+        init._init_weight(mx.init.InitDesc("p"), mx.nd.zeros((144,)))
+    # None takes the module's initializer for the weights
+    arr = mx.nd.zeros((144,))
+    init(mx.init.InitDesc("p", global_init=mx.init.Constant(0.25)), arr)
+    assert set(np.unique(arr.asnumpy())) == {0.0, 0.25, 1.0}
+
+
+def test_fused_rnn_parameters_train_an_rnn_in_a_module():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 5, 3)).astype(np.float32)          # (N, T, I)
+    y = (x[:, :, 0].sum(axis=1) > 0).astype(np.float32)
+    params = mx.sym.Variable("lstm_parameters", init=mx.init.FusedRNN(
+        mx.init.Xavier(), num_hidden=8, num_layers=1, mode="lstm"))
+    seq = mx.sym.RNN(mx.sym.swapaxes(mx.sym.Variable("data"), dim1=0, dim2=1),
+                     parameters=params, state_size=8, num_layers=1, mode="lstm", name="lstm")
+    last = mx.sym.SequenceLast(seq)
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(last, num_hidden=2, name="fc"),
+                               name="softmax")
+    mod = mx.mod.Module(net)
+    train = mx.io.NDArrayIter(x, y, batch_size=16, shuffle=True)
+    mx.random.seed(1)
+    mod.fit(train, num_epoch=15, initializer=mx.init.Xavier(), optimizer="adam",
+            optimizer_params={"learning_rate": 0.02})
+    forget = mod.get_params()[0]["lstm_parameters"].asnumpy()[-64:].reshape(2, 32)[:, 8:16]
+    assert np.abs(forget - 1).max() < 0.5            # started at forget_bias 1, then trained
+    acc = dict(mod.score(mx.io.NDArrayIter(x, y, batch_size=16), "acc"))["accuracy"]
+    assert acc > 0.9

@@ -19,7 +19,7 @@ from .base import ConfigError, ParameterError, ShapeError, UnknownNameError
 
 __all__ = ["InitDesc", "Initializer", "register", "alias", "create", "host_rng", "set_host_seed",
            "Zero", "One", "Constant", "Uniform", "Normal", "Orthogonal", "Xavier",
-           "MSRAPrelu", "Bilinear", "LSTMBias", "Load", "Mixed"]
+           "MSRAPrelu", "Bilinear", "LSTMBias", "FusedRNN", "Load", "Mixed"]
 
 from .random import host_rng  # noqa: E402  (one host generator for the whole package)
 
@@ -375,6 +375,58 @@ class LSTMBias(Initializer):
         values = np.zeros(arr.shape)
         num_hidden = arr.shape[0] // 4
         values[num_hidden:2 * num_hidden] = self.forget_bias
+        arr[:] = values
+
+
+@register
+class FusedRNN(Initializer):
+    """The flat parameter vector of the fused ``RNN`` operator, in MXNet's packed layout.
+
+    Each gate's weight matrix is a weight of its own ``(num_hidden, inputs)`` shape for
+    ``init`` (the module's initializer when ``init`` is None); biases are 0, except that an
+    LSTM's forget gates get ``forget_bias`` in both their input and hidden bias, as in MXNet.
+    Give it to the vector's variable: ``Variable("lstm_parameters", init=FusedRNN(...))``.
+    """
+
+    def __init__(self, init, num_hidden, num_layers, mode, bidirectional=False,
+                 forget_bias=1.0):
+        init = None if init is None else create(init)   # a saved __init__ holds its JSON
+        super().__init__(init=None if init is None else init.dumps(), num_hidden=num_hidden,
+                         num_layers=num_layers, mode=mode, bidirectional=bidirectional,
+                         forget_bias=forget_bias)
+        self._init, self.forget_bias = init, forget_bias
+        from types import SimpleNamespace
+        self._attrs = SimpleNamespace(state_size=num_hidden, num_layers=num_layers, mode=mode,
+                                      bidirectional=bool(bidirectional))
+
+    def __call__(self, desc, arr):
+        # whatever the vector's name ("lstm_parameters" has no suffix rule): it is all ours
+        self._init_weight(desc if isinstance(desc, InitDesc) else InitDesc(str(desc)), arr)
+
+    def _init_weight(self, desc, arr):
+        from .ops.rnn_op import GATES, param_layout, param_size
+        attrs = self._attrs
+        gates, hidden = GATES[attrs.mode], attrs.state_size
+        first_layer = (2 if attrs.bidirectional else 1) * gates * hidden
+        input_size, rest = divmod(arr.size - param_size(attrs, 0), first_layer)
+        if rest or input_size < 1:
+            raise ShapeError(f"FusedRNN: {arr.size} values do not hold a {attrs.num_layers}-layer "
+                             f"{attrs.mode} of {hidden} hidden units for any input size; "
+                             f"check num_hidden/num_layers/mode/bidirectional")
+        inner = self._init if self._init is not None else getattr(desc, "global_init", None)
+        if inner is None or isinstance(inner, FusedRNN):
+            raise ConfigError("FusedRNN(init=None) takes the weights' initializer from the "
+                              "module's: pass init=..., or an initializer to init_params")
+        values = np.zeros(arr.shape, dtype=np.float64)
+        for layer, direction, (wx, wh, bx, bh) in param_layout(attrs, input_size):
+            for (offset, shape), kind in ((wx, "i2h"), (wh, "h2h")):
+                block = values[offset:offset + shape[0] * shape[1]].reshape(shape)
+                for g in range(gates):   # each gate's (hidden, inputs) matrix on its own
+                    name = f"{desc}_l{layer}{'r' if direction else ''}_{kind}{g}_weight"
+                    inner._init_weight(InitDesc(name), block[g * hidden:(g + 1) * hidden])
+            if attrs.mode == "lstm":     # gates i, f, g, o: the second is the forget gate
+                for offset, _ in (bx, bh):
+                    values[offset + hidden:offset + 2 * hidden] = self.forget_bias
         arr[:] = values
 
 

@@ -387,8 +387,8 @@ def build_cases():
     add(Case("MakeLoss", {"normalization": "valid", "valid_thresh": 0.1}, [(2, 3)],
              _unary(lambda x: x), grad=_make_loss_grad))
     # operator families with cases of their own module
-    from . import cases_arrays, cases_indexing, cases_normalize, cases_spatial
-    for family in (cases_arrays, cases_indexing, cases_normalize, cases_spatial):
+    from . import cases_arrays, cases_indexing, cases_normalize, cases_rnn, cases_spatial
+    for family in (cases_arrays, cases_indexing, cases_normalize, cases_rnn, cases_spatial):
         family.add_cases(add)
     return cases
 
