@@ -48,17 +48,22 @@ class ReduceKernel(OpKernel):
     def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
         if not self.wants(0, in_grads, req):
             return
-        xp = self.xp
-        g = out_grads[0].reshape(self.kept)
         dst = self.grad_dst(0, in_grads, req)
+        self.input_grad(inputs[0], outputs[0].reshape(self.kept),
+                        out_grads[0].reshape(self.kept), dst)
+        self.grad_done(0, in_grads, req, dst)
+
+    def input_grad(self, x, y, g, dst):
+        """``dst`` = the data's gradient from output ``y`` and its gradient ``g`` (both
+        with the reduced axes kept as size 1)."""
+        xp = self.xp
         if self.kind in ("max", "min"):  # flows to every element equal to the extreme
-            xp.equal(inputs[0], outputs[0].reshape(self.kept), out=dst, casting="unsafe")
+            xp.equal(x, y, out=dst, casting="unsafe")
             dst *= g
         elif self.kind == "mean":
             xp.divide(xp.broadcast_to(g, dst.shape), self.count, out=dst)
         else:
             xp.copyto(dst, xp.broadcast_to(g, dst.shape))
-        self.grad_done(0, in_grads, req, dst)
 
 
 class ProdKernel(ReduceKernel):
@@ -159,24 +164,19 @@ class NormKernel(ReduceKernel):
         self.total *= self.scale
         xp.copyto(out, self.total, casting="unsafe")
 
-    def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
-        if not self.wants(0, in_grads, req):
-            return
+    def input_grad(self, x, y, g, dst):
         xp = self.xp
-        g = out_grads[0].reshape(self.kept)
-        dst = self.grad_dst(0, in_grads, req)
         if self.attrs.ord == 1:
-            xp.sign(inputs[0], out=dst)       # 0 at 0, like MXNet
+            xp.sign(x, out=dst)       # 0 at 0, like MXNet
             dst *= g
         else:
             # x / |x|; a zero norm gets gradient 0 (MXNet's 0/0 gives NaN)
-            xp.copyto(self.total, outputs[0].reshape(self.kept), casting="unsafe")
+            xp.copyto(self.total, y, casting="unsafe")
             xp.equal(self.total, 0, out=self.zero)
             self.total += self.zero
             xp.divide(g, self.total, out=self.total)
             self.total *= ~self.zero
-            xp.multiply(inputs[0], self.total, out=dst, casting="unsafe")
-        self.grad_done(0, in_grads, req, dst)
+            xp.multiply(x, self.total, out=dst, casting="unsafe")
 
 
 class Norm(Reduce):
