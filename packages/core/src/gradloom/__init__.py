@@ -52,6 +52,8 @@ _SUBMODULES = {
     "testing": "gradloom.testing",
     "test_utils": "gradloom.testing",
     "fileio": "gradloom.fileio",
+    "visualization": "gradloom.visualization",
+    "viz": "gradloom.visualization",
 }
 
 

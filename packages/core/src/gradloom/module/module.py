@@ -32,7 +32,7 @@ class _DefaultLabels(tuple):
     """Marks ``label_names`` left at its default (so an absent label is not an error)."""
 
 
-def _loss_labels(symbol, data_names):
+def loss_label_names(symbol, data_names):
     """The label inputs a symbol's loss heads read: variables wired to an operator's
     ``label`` argument, and variables named ``*_label`` (what ``SoftmaxOutput``,
     ``LinearRegressionOutput`` and the other loss heads create), in argument order."""
@@ -109,7 +109,7 @@ class Module(BaseModule):
         arg_names = symbol.list_arguments()
         data_names = list(data_names) if data_names is not None else []
         if isinstance(label_names, _DefaultLabels):
-            label_names = _loss_labels(symbol, data_names)
+            label_names = loss_label_names(symbol, data_names)
         else:
             label_names = list(label_names) if label_names is not None else []
         state_names = list(state_names) if state_names is not None else []
