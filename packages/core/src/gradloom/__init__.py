@@ -22,6 +22,7 @@ _SUBMODULES = {
     "plugins": "gradloom.plugins",
     "hookspecs": "gradloom.hookspecs",
     "ops": "gradloom.ops",
+    "operator": "gradloom.operator",
     "ndarray": "gradloom.ndarray",
     "nd": "gradloom.ndarray",
     "random": "gradloom.random",

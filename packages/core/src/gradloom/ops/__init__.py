@@ -3,7 +3,7 @@ from .opdef import REQUIRED, Attrs, Kernel, OpDef, Param, assign
 
 _OP_MODULES = ("structural", "arrays", "elementwise", "activation", "reduce", "indexing",
                "sequence", "dense", "conv", "deconv", "pooling", "upsampling", "pad", "norm",
-               "normalize", "dropout", "loss", "rnn_op")
+               "normalize", "dropout", "loss", "rnn_op", "sampling", "custom")
 
 
 def all_ops():

@@ -355,3 +355,102 @@ BINARY = {
     "mod": (_mod, lambda xp, a, b, y, g, out: xp.copyto(out, g), _mod_grad_b),
     **{name: (_comparison(ufunc), _zero_grad2, _zero_grad2) for name, ufunc in COMPARISONS.items()},
 }
+
+
+# -- erf and erfinv: numpy has neither, so both are computed from series ----------------
+import math  # noqa: E402  (this section was appended; the math above needs no imports)
+
+_ERF_TERMS = 100     # enough for float64 accuracy (2e-15) on the whole clipped range
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+
+
+def _erf(xp, x, out):
+    # erf(x) = 2/sqrt(pi) e^(-x^2) sum_n x (2x^2)^n / (2n+1)!!: every term has the sign of
+    # x, so nothing cancels. |x| is clipped at 6, where erf is 1 to float64 precision.
+    t = xp.clip(x, -6.0, 6.0)
+    sq = t * t
+    term = t.copy()
+    total = t.copy()
+    for n in range(_ERF_TERMS):
+        term *= sq * (2.0 / (2 * n + 3))
+        total += term
+    xp.negative(sq, out=out)
+    xp.exp(out, out=out)
+    out *= total
+    out *= _TWO_OVER_SQRT_PI
+
+
+def _erf_grad(xp, x, y, out):              # 2/sqrt(pi) e^(-x^2)
+    xp.multiply(x, x, out=out)
+    xp.negative(out, out=out)
+    xp.exp(out, out=out)
+    out *= _TWO_OVER_SQRT_PI
+
+
+def _erfinv(xp, y, out):
+    # Winitzki's closed form (error ~2e-3) refined by Halley steps on erf(x) = y, each of
+    # which triples the correct digits; +-1 give +-inf and |y| > 1 nan, as in MXNet.
+    a = 0.147
+    with _quiet(xp):
+        ln = xp.log1p(-y * y)
+        first = 2 / (math.pi * a) + ln / 2
+        x = xp.sign(y) * xp.sqrt(xp.sqrt(first * first - ln / a) - first)
+        inner = xp.abs(y) < 1
+        x = xp.where(inner, x, 0.0)
+        fx = xp.empty_like(x)
+        for _ in range(3):
+            _erf(xp, x, fx)
+            u = (fx - y) / (_TWO_OVER_SQRT_PI * xp.exp(-x * x))
+            x = x - u / (1 + x * u)
+        edge = xp.where(xp.abs(y) == 1, xp.sign(y) * math.inf, math.nan)
+        xp.copyto(out, xp.where(inner, x, edge))
+
+
+def _erfinv_grad(xp, x, y, out):           # sqrt(pi)/2 e^(y^2)
+    xp.multiply(y, y, out=out)
+    xp.exp(out, out=out)
+    out /= _TWO_OVER_SQRT_PI
+
+
+def _quiet(xp):
+    """Silence numpy's warnings for the log/sqrt of out-of-domain inputs (nan is the result)."""
+    import contextlib
+    import numpy
+    return numpy.errstate(all="ignore") if xp is numpy else contextlib.nullcontext()
+
+
+UNARY["erf"] = (_erf, _grad_from(_erf_grad))
+UNARY["erfinv"] = (_erfinv, _grad_from(_erfinv_grad))
+
+
+# -- unary with attributes: f(x, attrs) -------------------------------------------------
+def _hard_sigmoid(xp, x, a, out):
+    xp.multiply(x, a.alpha, out=out)
+    out += a.beta
+    xp.clip(out, 0, 1, out=out)
+
+
+def _hard_sigmoid_grad(xp, x, y, g, a, out):
+    # alpha strictly inside (0, 1); MXNet gives 0 where alpha*x + beta is exactly 0 or 1
+    xp.multiply(g, (y > 0) & (y < 1), out=out)
+    out *= a.alpha
+
+
+def _smooth_l1(xp, x, a, out):
+    # MXNet: 0.5 (sigma x)^2 where |x| < 1/sigma^2, else |x| - 0.5/sigma^2
+    s2 = a.scalar * a.scalar
+    quad = 0.5 * s2 * x * x
+    xp.abs(x, out=out)
+    xp.copyto(out, xp.where(out < 1 / s2, quad, out - 0.5 / s2))
+
+
+def _smooth_l1_grad(xp, x, y, g, a, out):
+    s2 = a.scalar * a.scalar
+    xp.copyto(out, xp.where(xp.abs(x) < 1 / s2, s2 * x, xp.sign(x)))
+    out *= g
+
+
+PARAM_UNARY = {
+    "hard_sigmoid": (_hard_sigmoid, _hard_sigmoid_grad),
+    "smooth_l1": (_smooth_l1, _smooth_l1_grad),
+}

@@ -42,9 +42,11 @@ UNARY_OPS = [
 
 # -- scalar arithmetic ------------------------------------------------------------------
 class ScalarKernel(OpKernel):
+    """Unary math with a constant argument: the scalar, or the attributes themselves."""
+
     def setup(self):
         self.fwd, self.bwd = self.op.math
-        self.s = self.attrs.scalar
+        self.s = self.op.math_argument(self.attrs)
 
     def forward(self, is_train, inputs, outputs, aux):
         self.fwd(self.xp, inputs[0], self.s, outputs[0])
@@ -59,6 +61,10 @@ class ScalarKernel(OpKernel):
 class ScalarOp(UnaryOp):
     kernel = ScalarKernel
     params = {"scalar": Param(parse_float, 1.0), "is_int": Param(parse_bool, True)}
+
+    @staticmethod
+    def math_argument(attrs):
+        return attrs.scalar
 
     def __init__(self, name, aliases=()):
         self.name, self.math, self.aliases = name, SCALAR[name], tuple(aliases)
@@ -250,4 +256,30 @@ class Clip(UnaryOp):
     params = {"a_min": Param(parse_float), "a_max": Param(parse_float)}
 
 
-OPS = UNARY_OPS + SCALAR_OPS + BINARY_OPS + BROADCAST_OPS + [AddN(), Clip()]
+
+# -- erf, erfinv and unary math with attributes (hard_sigmoid, smooth_l1) ---------------
+SPECIAL_OPS = [UnaryMathOp("erf", UNARY["erf"]), UnaryMathOp("erfinv", UNARY["erfinv"])]
+
+
+class ParamUnaryOp(UnaryOp):
+    """Unary math whose functions take the operator's attributes (``PARAM_UNARY``)."""
+
+    kernel = ScalarKernel
+
+    def __init__(self, name, params):
+        from ._math import PARAM_UNARY
+        self.name, self.math, self.params = name, PARAM_UNARY[name], params
+
+    @staticmethod
+    def math_argument(attrs):
+        return attrs
+
+
+PARAM_UNARY_OPS = [
+    # MXNet's alpha default is the float32 0.2 (written 0.200000003 in its docs)
+    ParamUnaryOp("hard_sigmoid", {"alpha": Param(parse_float, 0.2),
+                                  "beta": Param(parse_float, 0.5)}),
+    ParamUnaryOp("smooth_l1", {"scalar": Param(parse_float, 1.0)}),
+]
+OPS = (UNARY_OPS + SPECIAL_OPS + PARAM_UNARY_OPS + SCALAR_OPS + BINARY_OPS + BROADCAST_OPS
+       + [AddN(), Clip()])

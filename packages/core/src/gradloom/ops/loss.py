@@ -259,3 +259,65 @@ OPS = [
                             "valid_thresh": Param(parse_float, 0.0),
                             "normalization": Param(choice("null", "batch", "valid"), "null")}),
 ]
+
+
+# -- softmax_cross_entropy --------------------------------------------------------------
+class SoftmaxCrossEntropyKernel(OpKernel):
+    def setup(self):
+        n, k = self.in_shapes[0]
+        dtype = self.dtypes["in"][0]
+        self.prob = self.xp.empty((n, k), dtype=dtype)
+        self.rows = self.xp.arange(n)
+        self.k = k
+
+    def _label_index(self, label):
+        # truncated like MXNet's int cast; clipped into the row, where MXNet would read
+        # outside it (an out-of-range label is undefined there)
+        return self.xp.clip(label.astype(self.rows.dtype), 0, self.k - 1)
+
+    def forward(self, is_train, inputs, outputs, aux):
+        xp = self.xp
+        softmax_into(xp, inputs[0], self.prob, 1)
+        picked = self.prob[self.rows, self._label_index(inputs[1])]
+        outputs[0][...] = -xp.log(picked).sum()
+
+    def backward(self, out_grads, inputs, outputs, aux, in_grads, req):
+        self.zero_grad(1, in_grads, req)
+        if not self.wants(0, in_grads, req):
+            return
+        dst = self.grad_dst(0, in_grads, req)
+        softmax_into(self.xp, inputs[0], dst, 1)
+        dst[self.rows, self._label_index(inputs[1])] -= 1
+        dst *= out_grads[0]      # the (1,) output gradient scales every row
+        self.grad_done(0, in_grads, req, dst)
+
+
+class SoftmaxCrossEntropy(OpDef):
+    """Summed cross entropy of softmax(data) over the rows: data (N, K), label (N,)."""
+    name = "softmax_cross_entropy"
+    kernel = SoftmaxCrossEntropyKernel
+    params = {}
+
+    def arguments(self, attrs):
+        return ["data", "label"]
+
+    def infer_shape(self, attrs, in_shapes, out_shapes):
+        in_shapes, out_shapes = as_shapes(in_shapes), as_shapes(out_shapes)
+        data, label = in_shapes
+        if not is_unknown(data) and len(data) != 2:
+            raise ShapeError(f"softmax_cross_entropy: input 'data' has shape {data}; it "
+                             f"needs 2 dimensions (batch, classes)")
+        if not is_unknown(label) and len(label) != 1:
+            raise ShapeError(f"softmax_cross_entropy: input 'label' has shape {label}; it "
+                             f"needs 1 dimension (batch,), one class index per row")
+        if not is_unknown(data) and not is_unknown(label):
+            merged = merge((data[0],), (label[0],), self.name, "input 'label' batch size")
+            data, label = (merged[0], data[1]), merged
+        out = merge(out_shapes[0], (1,), self.name, "output")
+        return [data, label], [out]
+
+    def infer_type(self, attrs, in_types, out_types):
+        return _force_data_dtype(in_types, out_types)
+
+
+OPS = OPS + [SoftmaxCrossEntropy()]

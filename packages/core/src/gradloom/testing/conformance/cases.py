@@ -387,10 +387,50 @@ def build_cases():
     add(Case("MakeLoss", {"normalization": "valid", "valid_thresh": 0.1}, [(2, 3)],
              _unary(lambda x: x), grad=_make_loss_grad))
     # operator families with cases of their own module
-    from . import cases_arrays, cases_indexing, cases_normalize, cases_rnn, cases_spatial
-    for family in (cases_arrays, cases_indexing, cases_normalize, cases_rnn, cases_spatial):
+    from . import (cases_arrays, cases_custom, cases_indexing, cases_normalize, cases_rnn,
+                   cases_sampling, cases_spatial)
+    for family in (cases_arrays, cases_indexing, cases_normalize, cases_rnn, cases_spatial,
+                   cases_sampling, cases_custom):
         family.add_cases(add)
+    _extra_elementwise_cases(add)
     return cases
+
+
+# -- erf, erfinv, hard_sigmoid, smooth_l1, softmax_cross_entropy ------------------------
+def _erfinv_ref(y):
+    """Inverse of math.erf by bisection (independent of the kernel's series and Halley)."""
+    def one(v):
+        lo, hi = -6.0, 6.0
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if math.erf(mid) < v else (lo, mid)
+        return (lo + hi) / 2
+    return np.vectorize(one)(y)
+
+
+def _smooth_l1_ref(x, a):
+    s2 = a.scalar ** 2
+    return np.where(np.abs(x) < 1 / s2, 0.5 * s2 * x * x, np.abs(x) - 0.5 / s2)
+
+
+def _softmax_cross_entropy_ref(x, aux, a, t):
+    p = R.softmax(x[0], axis=1)
+    return [np.array([-np.log(p[np.arange(len(p)), x[1].astype(int)]).sum()])]
+
+
+def _extra_elementwise_cases(add):
+    add(Case("erf", {}, [(3, 4)], _unary(np.vectorize(math.erf))))
+    add(Case("erfinv", {}, [(3, 4)], _unary(_erfinv_ref), kinds=("prob",)))
+    add(Case("hard_sigmoid", {}, [(3, 4)],
+             lambda x, aux, a, t: [np.clip(0.2 * x[0] + 0.5, 0, 1)]))
+    # kinks at x = -0.5 and 0.5: the signed samples include clipped values on both sides
+    add(Case("hard_sigmoid", {"alpha": 1.0, "beta": 0.5}, [(4, 5)],
+             lambda x, aux, a, t: [np.clip(x[0] + 0.5, 0, 1)], name="hard_sigmoid-clipped"))
+    # 1/sigma^2 = 0.44: both branches; the derivative is continuous at the joint
+    add(Case("smooth_l1", {"scalar": 1.5}, [(4, 5)],
+             lambda x, aux, a, t: [_smooth_l1_ref(x[0], a)]))
+    add(Case("softmax_cross_entropy", {}, [(4, 3), (4,)], _softmax_cross_entropy_ref,
+             kinds=("signed", "label:3")))
 
 
 CASES = build_cases()
