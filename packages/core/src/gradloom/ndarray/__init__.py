@@ -12,3 +12,14 @@ __all__ = ["NDArray", "mx_real_t", "array", "empty", "zeros", "ones", "full", "a
            "zeros_like", "ones_like", "full_like", "from_numpy", "save", "load",
            "load_frombuffer", "random", "random_uniform", "random_normal",
            *_function_names]
+
+
+def __getattr__(name):
+    # every other registered operator, imperatively (``nd.Convolution``, ``nd.topk``, ...)
+    from .operators import is_operator, operator_function
+    if is_operator(name):
+        fn = operator_function(name)
+        globals()[name] = fn
+        return fn
+    raise AttributeError(f"module 'gradloom.ndarray' has no attribute {name!r} (no operator "
+                         f"or function of that name; see docs/operators.md)")
