@@ -59,3 +59,17 @@ def test_calls_leave_symbol_names_alone_and_missing_inputs_are_named():
         mx.nd.FullyConnected(np.ones((2, 3)), w, no_bias=True, num_hidden=4)
     with pytest.raises(AttributeError, match="docs/operators.md"):
         mx.nd.NoSuchOperator
+
+
+def test_python_custom_operators_run_imperatively_too():
+    class Square(mx.operator.CustomOp):
+        def forward(self, is_train, req, in_data, out_data, aux):
+            self.assign(out_data[0], req[0], in_data[0] * in_data[0])
+
+    @mx.operator.register("nd_square")
+    class SquareProp(mx.operator.CustomOpProp):
+        def create_operator(self, ctx, shapes, dtypes):
+            return Square()
+
+    y = mx.nd.Custom(mx.nd.array([1, 2, 3]), op_type="nd_square")
+    np.testing.assert_array_equal(y.asnumpy(), [1, 4, 9])
