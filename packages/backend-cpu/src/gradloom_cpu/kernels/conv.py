@@ -113,7 +113,7 @@ class CpuConvolutionKernel(ConvolutionKernel):
         self.groups = g
         self.col3 = self.col.reshape(g, k, m)
         self.dcol3 = self.dcol.reshape(self.col3.shape)
-        self.w3 = (g, f // g, (c // g) * kk)
+        self.w3 = (g, f // g, k)
         self.m = m
         # large enough that the element-wise work around it pays for threads of our own:
         # the executor then runs the step with single-threaded BLAS (``_blas``)

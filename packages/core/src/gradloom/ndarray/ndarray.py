@@ -481,10 +481,10 @@ class NDArray:
 
     def _mod(self, a, b):
         """MXNet's mod (the operators' math): the divisor's sign, 0 for a zero divisor."""
-        from ..ops._math import _mod
+        from ..ops._math import mxnet_mod
         xp = self._xp
         out = xp.empty(xp.broadcast(a, b).shape, xp.result_type(a, b))
-        _mod(xp, a, b, out)
+        mxnet_mod(xp, a, b, out)
         return out
 
     def __pow__(self, other):

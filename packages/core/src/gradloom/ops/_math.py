@@ -242,7 +242,7 @@ def _zero_grad(xp, x, y, g, s, out):
     out.fill(0)
 
 
-def _mod(xp, a, b, out):
+def mxnet_mod(xp, a, b, out):
     """MXNet's mod: the sign of the divisor (Python's %), and 0 where the divisor is 0."""
     nonzero = b != 0
     xp.mod(a, xp.where(nonzero, b, 1), out=out)
@@ -295,7 +295,7 @@ SCALAR = {
     "_minimum_scalar": (lambda xp, x, s, out: xp.minimum(x, s, out=out),
                         lambda xp, x, y, g, s, out: xp.multiply(g, x <= s, out=out)),
     "_mod_scalar": (_mod_scalar, _copy_grad),
-    "_rmod_scalar": (lambda xp, x, s, out: _mod(xp, s, x, out), _rmod_grad),
+    "_rmod_scalar": (lambda xp, x, s, out: mxnet_mod(xp, s, x, out), _rmod_grad),
     **{f"_{name}_scalar": (_comparison(ufunc), _zero_grad) for name, ufunc in COMPARISONS.items()},
 }
 
@@ -352,7 +352,7 @@ BINARY = {
                 lambda xp, a, b, y, g, out: xp.multiply(g, a > b, out=out)),
     "power": (lambda xp, a, b, out: xp.power(a, b, out=out), _power_grad_a, _power_grad_b),
     # MXNet's gradient of mod for the dividend is 1 everywhere, also where the divisor is 0
-    "mod": (_mod, lambda xp, a, b, y, g, out: xp.copyto(out, g), _mod_grad_b),
+    "mod": (mxnet_mod, lambda xp, a, b, y, g, out: xp.copyto(out, g), _mod_grad_b),
     **{name: (_comparison(ufunc), _zero_grad2, _zero_grad2) for name, ufunc in COMPARISONS.items()},
 }
 

@@ -29,14 +29,10 @@ class UnaryMathOp(UnaryOp):
 
 
 UNARY_OPS = [
-    UnaryMathOp(name, UNARY[name], aliases)
-    for name, aliases in (("relu", ()), ("sigmoid", ()), ("tanh", ()), ("exp", ()),
-                          ("log", ()), ("sqrt", ()), ("square", ()), ("abs", ()),
-                          ("negative", ()), ("reciprocal", ()), ("rsqrt", ()), ("cbrt", ()),
-                          ("sin", ()), ("cos", ()), ("tan", ()), ("log1p", ()),
-                          ("expm1", ()), ("log2", ()), ("log10", ()), ("floor", ()),
-                          ("ceil", ()), ("trunc", ()), ("fix", ()), ("rint", ()),
-                          ("round", ()), ("sign", ()))
+    UnaryMathOp(name, UNARY[name])
+    for name in ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "square", "abs", "negative",
+                 "reciprocal", "rsqrt", "cbrt", "sin", "cos", "tan", "log1p", "expm1", "log2",
+                 "log10", "floor", "ceil", "trunc", "fix", "rint", "round", "sign")
 ]
 
 
