@@ -73,3 +73,20 @@ def test_python_custom_operators_run_imperatively_too():
 
     y = mx.nd.Custom(mx.nd.array([1, 2, 3]), op_type="nd_square")
     np.testing.assert_array_equal(y.asnumpy(), [1, 4, 9])
+
+
+def test_a_custom_operator_may_call_operators_imperatively_inside():
+    class TopTwo(mx.operator.CustomOp):
+        def forward(self, is_train, req, in_data, out_data, aux):
+            self.assign(out_data[0], req[0], mx.nd.topk(in_data[0], k=2, ret_typ="value"))
+
+    @mx.operator.register("nd_top_two")
+    class TopTwoProp(mx.operator.CustomOpProp):
+        def infer_shape(self, in_shape):
+            return in_shape, [in_shape[0][:-1] + [2]], []
+
+        def create_operator(self, ctx, shapes, dtypes):
+            return TopTwo()
+
+    y = mx.nd.Custom(mx.nd.array([[1, 5, 3]]), op_type="nd_top_two")
+    np.testing.assert_array_equal(y.asnumpy(), [[5, 3]])

@@ -15,7 +15,8 @@ __all__ = ["operator_function", "is_operator"]
 _NODE = "__nd__"         # a fixed name: calls must not use up the symbols' automatic names
 _EXECUTORS = {}
 _MAX_EXECUTORS = 256     # a script looping over ever-new shapes must not grow memory forever
-_LOCK = threading.Lock()
+# re-entrant: a Python custom operator run by nd.Custom may itself call nd.<operator>
+_LOCK = threading.RLock()
 
 
 def is_operator(name):
